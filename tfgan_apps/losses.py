@@ -1,0 +1,102 @@
+"""Adversarial and reconstruction losses as pure functions.
+
+Adversarial losses come in pairs, ``<name>_generator_loss(fake_output)`` and
+``<name>_discriminator_loss(real_output, fake_output)``. Discriminator outputs are raw (logits
+for the logistic losses, unbounded scores for least squares) of any shape ``[batch, ...]``
+(a single logit for DCGAN, a patch map for PatchGAN); every loss is the mean over all elements,
+i.e. the loss of one replica's batch. Scaling for distribution strategies happens in
+:class:`tfgan_apps.models.base.AdversarialModel`, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import tensorflow as tf
+
+
+def non_saturating_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Goodfellow et al. 2014's non-saturating G loss: ``-E[log D(G(z))]``.
+
+    With ``D = sigmoid(logit)``, ``-log sigmoid(l) = softplus(-l)``, which stays numerically
+    stable for large logits.
+    """
+    return tf.reduce_mean(tf.math.softplus(-fake_logits))
+
+
+def non_saturating_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """Logistic D loss ``-E[log D(x)] - E[log(1 - D(G(z)))]``.
+
+    ``= mean(softplus(-real)) + mean(softplus(fake))`` (each term is a binary cross-entropy).
+    """
+    return tf.reduce_mean(tf.math.softplus(-real_logits)) + tf.reduce_mean(
+        tf.math.softplus(fake_logits)
+    )
+
+
+def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """The original minimax G loss ``E[log(1 - D(G(z)))] = -mean(softplus(fake))``.
+
+    Saturates when D confidently rejects fakes; kept for comparison with the non-saturating
+    form.
+    """
+    return -tf.reduce_mean(tf.math.softplus(fake_logits))
+
+
+def minimax_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """Same discriminator objective as :func:`non_saturating_discriminator_loss`."""
+    return non_saturating_discriminator_loss(real_logits, fake_logits)
+
+
+def least_squares_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+    """LSGAN G loss (Mao et al. 2017, a=0, b=c=1): ``0.5 * E[(D(G(z)) - 1)^2]``.
+
+    Note: CycleGAN's reference code drops the 0.5; the factor only rescales gradients.
+    """
+    return 0.5 * tf.reduce_mean(tf.square(fake_scores - 1.0))
+
+
+def least_squares_discriminator_loss(
+    real_scores: tf.Tensor, fake_scores: tf.Tensor
+) -> tf.Tensor:
+    """LSGAN D loss ``0.5 * E[(D(x) - 1)^2] + 0.5 * E[D(G(z))^2]``."""
+    return 0.5 * tf.reduce_mean(tf.square(real_scores - 1.0)) + 0.5 * tf.reduce_mean(
+        tf.square(fake_scores)
+    )
+
+
+class AdversarialLoss(NamedTuple):
+    """A generator/discriminator loss pair and how to read D's output as a probability-like
+    score for logging (``sigmoid`` for logistic losses, identity for least squares)."""
+
+    generator: Callable[[tf.Tensor], tf.Tensor]
+    discriminator: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+    score: Callable[[tf.Tensor], tf.Tensor]
+
+
+ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
+    "non_saturating": AdversarialLoss(
+        non_saturating_generator_loss, non_saturating_discriminator_loss, tf.sigmoid
+    ),
+    "minimax": AdversarialLoss(minimax_generator_loss, minimax_discriminator_loss, tf.sigmoid),
+    "least_squares": AdversarialLoss(
+        least_squares_generator_loss, least_squares_discriminator_loss, tf.identity
+    ),
+}
+
+
+def get_adversarial_loss(name: str) -> AdversarialLoss:
+    """Look up an adversarial loss pair by name (``non_saturating``, ``minimax``,
+    ``least_squares``)."""
+    try:
+        return ADVERSARIAL_LOSSES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown adversarial loss {name!r}; choose one of {sorted(ADVERSARIAL_LOSSES)}"
+        ) from None
+
+
+def l1_loss(target: tf.Tensor, prediction: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error over all elements (pix2pix's L1 term, CycleGAN's cycle/identity)."""
+    return tf.reduce_mean(tf.abs(target - prediction))

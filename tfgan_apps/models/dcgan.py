@@ -1,0 +1,124 @@
+"""DCGAN: unconditional image generation (Radford et al. 2015)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfgan_apps.losses import get_adversarial_loss
+from tfgan_apps.models.base import AdversarialModel
+from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
+
+
+@keras.saving.register_keras_serializable(package="tfgan_apps")
+class DCGAN(AdversarialModel):
+    """Deep convolutional GAN, trained with ``model.fit(images)``.
+
+    Each ``train_step`` updates the discriminator once, then the generator once, on fresh noise,
+    and reports ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); for
+    the logistic losses D(.) is a probability, for least squares the raw score.
+
+    Args:
+        generator: a functional model ``[batch, latent_dim] -> [batch, S, S, C]`` in [-1, 1];
+            built with :func:`tfgan_apps.networks.build_dcgan_generator` when omitted.
+        discriminator: ``[batch, S, S, C] -> [batch, 1]`` logits; built when omitted.
+        image_size: S, when the networks are built here (28, 32, 64, 128, ...).
+        channels: C, 1 or 3, when the networks are built here.
+        latent_dim: noise length, when the networks are built here.
+        seed: seed of the training noise.
+
+    Example:
+        >>> gan = DCGAN(image_size=32, channels=3, latent_dim=64)
+        >>> gan.compile()  # Adam(2e-4, 0.5) for both, non-saturating loss, XLA
+        >>> gan.fit(images_dataset, epochs=5)  # images in [-1, 1], [batch, 32, 32, 3]
+        >>> samples = gan.generate(16, seed=1)  # float32 [16, 32, 32, 3] in [-1, 1]
+    """
+
+    network_names = ("generator", "discriminator")
+    tracker_names = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def __init__(
+        self,
+        generator: keras.Model | None = None,
+        discriminator: keras.Model | None = None,
+        *,
+        image_size: int = 32,
+        channels: int = 3,
+        latent_dim: int = 100,
+        seed: int = 0,
+        name: str = "dcgan",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(seed=seed, name=name, **kwargs)
+        self.generator = generator or build_dcgan_generator(image_size, channels, latent_dim)
+        self.discriminator = discriminator or build_dcgan_discriminator(image_size, channels)
+        self.latent_dim = int(self.generator.input_shape[-1])
+        self.image_shape = tuple(int(d) for d in self.generator.output_shape[1:])
+        if tuple(self.discriminator.input_shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"generator makes images of shape {self.image_shape} but the discriminator "
+                f"expects {tuple(self.discriminator.input_shape[1:])}"
+            )
+        self.loss_name = "non_saturating"
+        self.adversarial_loss = get_adversarial_loss(self.loss_name)
+        # The networks are functional and already built; so is this container.
+        self.built = True
+
+    def configure_losses(self, loss: str = "non_saturating") -> None:
+        """``loss``: ``non_saturating`` (default), ``minimax`` or ``least_squares``."""
+        self.adversarial_loss = get_adversarial_loss(loss)
+        self.loss_name = loss
+
+    def compile(self, d_optimizer=None, g_optimizer=None, *, loss: str = "non_saturating",
+                **kwargs: Any) -> None:
+        """See :meth:`AdversarialModel.compile`; ``loss`` picks the adversarial loss pair."""
+        super().compile(d_optimizer, g_optimizer, loss=loss, **kwargs)
+
+    def discriminator_variables(self) -> list:
+        return self.discriminator.trainable_variables
+
+    def generator_variables(self) -> list:
+        return self.generator.trainable_variables
+
+    def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """``float32[batch, latent_dim]`` noise -> ``float32[batch, S, S, C]`` images in [-1, 1]."""
+        return self.generator(z, training=training)
+
+    def sample_noise(self, num: int, seed: int = 0) -> tf.Tensor:
+        """Deterministic ``float32[num, latent_dim]`` standard normal noise for ``seed``."""
+        return tf.random.stateless_normal((num, self.latent_dim), seed=[seed, 0x5EED])
+
+    def generate(self, num: int, seed: int = 0) -> tf.Tensor:
+        """``num`` images ``float32[num, S, S, C]`` in [-1, 1] from the noise of ``seed``."""
+        return self(self.sample_noise(num, seed), training=False)
+
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        batch = tf.shape(real)[0]
+        step = self.step_counter()
+        score = self.adversarial_loss.score
+
+        z = self.replica_normal(batch, (self.latent_dim,), step, stream=0)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            real_out = self.discriminator(real, training=True)
+            fake_out = self.discriminator(fake, training=True)
+            d_loss = self.adversarial_loss.discriminator(real_out, fake_out)
+            scaled = self.scale_loss(d_loss, self.d_optimizer)
+        self.apply_loss(tape, scaled, self.d_optimizer, self.discriminator_variables())
+
+        z = self.replica_normal(batch, (self.latent_dim,), step, stream=1)
+        with tf.GradientTape() as tape:
+            fake_out = self.discriminator(self.generator(z, training=True), training=True)
+            g_loss = self.adversarial_loss.generator(fake_out)
+            scaled = self.scale_loss(g_loss, self.g_optimizer)
+        self.apply_loss(tape, scaled, self.g_optimizer, self.generator_variables())
+
+        return self.update_trackers({
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": tf.reduce_mean(score(real_out)),
+            "d_fake": tf.reduce_mean(score(fake_out)),
+        })
