@@ -1,16 +1,78 @@
 """tfgan_apps: DCGAN generation, CycleGAN style transfer and pix2pix segmentation on Keras 3.
 
-Importing the package registers the built-in offline TFDS dataset ``tfgan_shapes``.
+Importing the package registers the built-in offline TFDS dataset ``tfgan_shapes`` (so
+``tfds.load("tfgan_shapes/generation")`` works offline) and the models' Keras serialization.
 """
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 
-# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C++ logging included) inside the block.
+
+    TF 2.21 prints oneDNN/CUDA notices at import, before absl logging starts, so
+    TF_CPP_MIN_LOG_LEVEL cannot hide them; they would bury the CLI's one-line errors.
+    ``TFGAN_APPS_DEBUG=1`` keeps everything.
+    """
+    if os.environ.get("TFGAN_APPS_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "tensorflow" not in sys.modules:
+    with quiet_stderr():
+        import tensorflow  # noqa: F401
 
-from tfgan_apps import losses, networks  # noqa: E402
+from tfgan_apps import losses, networks, visualize  # noqa: E402
+from tfgan_apps.data import builtin  # noqa: E402,F401  (registers tfgan_shapes with TFDS)
+from tfgan_apps.data.paired import (  # noqa: E402
+    load_aligned_pairs,
+    load_folder_pairs,
+    load_tfds_segmentation,
+)
+from tfgan_apps.data.pipelines import (  # noqa: E402
+    load_generation_dataset,
+    load_image_folder,
+    load_tfds_images,
+)
+from tfgan_apps.export import export_run, export_saved_model, load_run_model  # noqa: E402
 from tfgan_apps.models import DCGAN, AdversarialModel  # noqa: E402
+from tfgan_apps.models.pix2pix import Pix2Pix  # noqa: E402
+from tfgan_apps.training import TrainConfig, TrainResult, train  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["DCGAN", "AdversarialModel", "losses", "networks"]
+__all__ = [
+    "DCGAN",
+    "AdversarialModel",
+    "TrainConfig",
+    "TrainResult",
+    "export_run",
+    "export_saved_model",
+    "Pix2Pix",
+    "load_aligned_pairs",
+    "load_folder_pairs",
+    "load_generation_dataset",
+    "load_image_folder",
+    "load_run_model",
+    "load_tfds_images",
+    "load_tfds_segmentation",
+    "losses",
+    "networks",
+    "train",
+    "visualize",
+]

@@ -100,3 +100,17 @@ def get_adversarial_loss(name: str) -> AdversarialLoss:
 def l1_loss(target: tf.Tensor, prediction: tf.Tensor) -> tf.Tensor:
     """Mean absolute error over all elements (pix2pix's L1 term, CycleGAN's cycle/identity)."""
     return tf.reduce_mean(tf.abs(target - prediction))
+
+
+def pixel_cross_entropy_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Pixel-wise softmax cross-entropy for segmentation, mean over every pixel of the batch.
+
+    ``-mean_{b,i,j} log softmax(logits[b, i, j])[labels[b, i, j]]`` (pix2pix's reconstruction
+    term in segmentation mode: the categorical counterpart of its L1 loss).
+
+    Args:
+        labels: integer class ids ``[batch, H, W]`` in ``[0, K)``.
+        logits: unnormalized scores ``[batch, H, W, K]`` (computed in float32).
+    """
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)))

@@ -1,6 +1,21 @@
 """The GAN models: ``keras.Model`` subclasses that override ``train_step``."""
 
 from tfgan_apps.models.base import AdversarialModel
+from tfgan_apps.models.cyclegan import (
+    ConstantThenLinearDecay,
+    CycleGAN,
+    ImagePool,
+    cyclegan_optimizers,
+)
 from tfgan_apps.models.dcgan import DCGAN
+from tfgan_apps.models.pix2pix import Pix2Pix
 
-__all__ = ["AdversarialModel", "DCGAN"]
+__all__ = [
+    "AdversarialModel",
+    "ConstantThenLinearDecay",
+    "CycleGAN",
+    "DCGAN",
+    "ImagePool",
+    "cyclegan_optimizers",
+    "Pix2Pix",
+]

@@ -157,7 +157,7 @@ class AdversarialModel(keras.Model):
     ) -> None:
         """Differentiate a loss made by :meth:`scale_loss` and apply the update."""
         gradients = tape.gradient(scaled_loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
 
     @staticmethod
     def scale_loss(loss: tf.Tensor, optimizer: keras.optimizers.Optimizer) -> tf.Tensor:

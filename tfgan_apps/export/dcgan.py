@@ -1,0 +1,47 @@
+"""DCGAN serving signatures.
+
+- ``serving_default``: ``{"z": float32[batch, latent_dim]}`` -> ``{"images":
+  uint8[batch, H, W, C]}``
+- ``generate_png``: ``{"z": float32[batch, latent_dim]}`` -> ``{"png_bytes": string[batch]}``
+  (one PNG per image; the ``_bytes`` suffix makes TF Serving's REST API base64-wrap it).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def images_to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """float32 images in [-1, 1] -> uint8 in [0, 255] (rounded, clipped)."""
+    scaled = tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5)
+    return tf.cast(tf.clip_by_value(scaled, 0.0, 255.0), tf.uint8)
+
+
+def encode_png_batch(images: tf.Tensor) -> tf.Tensor:
+    """``uint8[batch, H, W, C]`` -> ``string[batch]`` of PNG files."""
+    return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
+
+
+def build_dcgan_archive(model: keras.Model) -> keras.export.ExportArchive:
+    """An ``ExportArchive`` of a DCGAN's generator with the two signatures above."""
+    generator = model.generator
+    latent_dim = int(generator.input_shape[-1])
+    z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    # jit_compile=False: TF Serving runs without XLA.
+    @tf.function(input_signature=[z_spec], jit_compile=False)
+    def serving_default(z: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"images": images_to_uint8(generator(z, training=False))}
+
+    @tf.function(input_signature=[z_spec], jit_compile=False)
+    def generate_png(z: tf.Tensor) -> dict[str, tf.Tensor]:
+        images = images_to_uint8(generator(z, training=False))
+        return {"png_bytes": encode_png_batch(images)}
+
+    archive.add_endpoint("serving_default", serving_default)
+    archive.add_endpoint("generate_png", generate_png)
+    return archive

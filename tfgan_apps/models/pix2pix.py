@@ -1,0 +1,329 @@
+"""pix2pix: conditional GAN for segmentation and paired image translation (Isola et al. 2017).
+
+https://arxiv.org/abs/1611.07004. A U-Net generator maps an image to its segmentation (or to the
+paired image) and a PatchGAN discriminator judges ``(input, output)`` pairs patch by patch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgan_apps.losses import get_adversarial_loss, l1_loss, pixel_cross_entropy_loss
+from tfgan_apps.metrics import PixelAccuracy, SegmentationMeanIoU
+from tfgan_apps.models.base import AdversarialModel
+from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
+
+MODES = ("segmentation", "translation")
+
+#: The paper's L1 weight (section 4, "lambda = 100"), kept for the segmentation cross-entropy:
+#: per pixel, the CE gradient w.r.t. a logit (softmax - one_hot, |.| <= 1) has the magnitude of
+#: L1's (sign, |.| = 1), so lambda = 100 keeps the paper's balance of reconstruction vs.
+#: adversarial gradient. With Adam the overall scale of G's loss hardly matters; the ratio does.
+DEFAULT_RECONSTRUCTION_WEIGHT = {"segmentation": 100.0, "translation": 100.0}
+
+
+@keras.saving.register_keras_serializable(package="tfgan_apps")
+class Pix2Pix(AdversarialModel):
+    """pix2pix, trained with ``model.fit(dataset)`` on ``(inputs, targets)`` batches.
+
+    Two modes, chosen at construction:
+
+    - ``"segmentation"`` (default): ``fit`` on ``(images, masks)`` with images float32
+      ``[batch, S, S, C]`` in [-1, 1] and masks int32 ``[batch, S, S]`` in ``[0, K)``. The
+      generator outputs K-class logits; the discriminator sees ``(image, one_hot(mask))`` as real
+      and ``(image, softmax(logits))`` as fake. ``G loss = adversarial_weight * adversarial +
+      reconstruction_weight * pixel cross-entropy``. Logged: ``ce_loss``, ``pixel_accuracy``,
+      ``mean_iou`` (and on validation/evaluate ``iou_class_k`` for every class k).
+    - ``"translation"``: ``fit`` on ``(images, targets)``, both float32 ``[batch, S, S, C]`` in
+      [-1, 1]; tanh output, ``G loss = adversarial + 100 * L1`` (the paper's objective, eq. 4).
+      Logged: ``l1_loss``.
+
+    With ``adversarial_weight=0`` the discriminator is neither used nor trained: the paper's
+    "L1 only" ablation (here "cross-entropy only"), i.e. a plain U-Net. Otherwise each step runs
+    G once and updates D and G from that one forward pass (as TensorFlow's pix2pix tutorial; the
+    reference code re-evaluates D after its update); ``d_loss``, ``g_adversarial``, ``d_real``,
+    ``d_fake`` (mean D probability per patch) are logged too. The adversarial loss is the
+    non-saturating one of the paper by default (``compile(loss=...)`` to change it).
+
+    Args:
+        generator: functional ``[batch, S, S, C] -> [batch, S, S, K]`` (logits) or
+            ``-> [batch, S, S, C']`` (tanh) model; :func:`~tfgan_apps.networks.build_unet_generator`
+            is used when omitted.
+        discriminator: conditional PatchGAN with inputs ``images`` and ``targets``
+            (:func:`~tfgan_apps.networks.build_patch_discriminator` with ``target_channels``);
+            built when omitted.
+        mode: ``"segmentation"`` or ``"translation"``.
+        num_classes: K (segmentation, when the networks are built here); ``>= 2``.
+        image_size: S, a power of two >= 32, when the networks are built here.
+        input_channels: C of the input images when built here.
+        output_channels: C' of translated images when built here (translation).
+        base_filters: first-layer filters of both networks when built here (the paper's 64).
+        reconstruction_weight: λ; default 100 in both modes (see
+            :data:`DEFAULT_RECONSTRUCTION_WEIGHT` for why the L1 weight carries over to CE).
+        adversarial_weight: weight of G's adversarial term, 1 by default; 0 for the ablation.
+        seed: base seed (kept for resumable randomness; pix2pix draws no noise of its own: its
+            only randomness is the generator's dropout).
+        name: model name.
+
+    Example:
+        >>> model = Pix2Pix(mode="segmentation", num_classes=4, image_size=64, base_filters=32)
+        >>> model.compile()  # Adam(2e-4, 0.5) for G and D, non-saturating loss, XLA
+        >>> model.fit(train_ds, validation_data=test_ds, epochs=10)  # (images, masks) batches
+        >>> masks = model.predict_masks(images)  # int32 [batch, 64, 64]
+        >>> report = model.evaluate_segmentation(test_ds)  # per-class IoU, confusion matrix
+    """
+
+    network_names = ("generator", "discriminator")
+
+    def __init__(
+        self,
+        generator: keras.Model | None = None,
+        discriminator: keras.Model | None = None,
+        *,
+        mode: str = "segmentation",
+        num_classes: int | None = None,
+        image_size: int = 256,
+        input_channels: int = 3,
+        output_channels: int = 3,
+        base_filters: int = 64,
+        reconstruction_weight: float | None = None,
+        adversarial_weight: float = 1.0,
+        seed: int = 0,
+        name: str = "pix2pix",
+        **kwargs: Any,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if adversarial_weight < 0:
+            raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight!r}")
+        # Set before the base __init__, which creates one tracker per name in tracker_names.
+        self.mode = mode
+        self.adversarial_weight = float(adversarial_weight)
+        super().__init__(seed=seed, name=name, **kwargs)
+
+        if generator is None:
+            if mode == "segmentation":
+                if num_classes is None or isinstance(num_classes, bool) or num_classes < 2:
+                    raise ValueError(
+                        "segmentation needs num_classes >= 2 (the number of mask classes), got "
+                        f"{num_classes!r}"
+                    )
+                output_channels, activation = int(num_classes), None
+            else:
+                activation = "tanh"
+            generator = build_unet_generator(
+                image_size, input_channels, output_channels, base_filters,
+                output_activation=activation, name="unet_generator")
+        self.generator = generator
+        self.image_shape = tuple(int(d) for d in generator.input_shape[1:])
+        self.output_image_shape = tuple(int(d) for d in generator.output_shape[1:])
+        if mode == "segmentation":
+            if num_classes is not None and num_classes != self.output_image_shape[-1]:
+                raise ValueError(
+                    f"num_classes={num_classes} but the generator outputs "
+                    f"{self.output_image_shape[-1]} channels"
+                )
+            self.num_classes = self.output_image_shape[-1]
+        else:
+            self.num_classes = None
+        if discriminator is None:
+            discriminator = build_patch_discriminator(
+                self.image_shape[0], self.image_shape[-1], self.output_image_shape[-1],
+                base_filters, name="patch_discriminator")
+        self.discriminator = discriminator
+        expected = [self.image_shape, self.output_image_shape]
+        got = [tuple(int(d) for d in shape[1:]) for shape in _input_shapes(discriminator)]
+        if got != expected:
+            raise ValueError(
+                f"the discriminator must take (images, targets) of shapes {expected}, the "
+                f"generator's input and output; it takes {got}"
+            )
+
+        self.reconstruction_weight = float(
+            DEFAULT_RECONSTRUCTION_WEIGHT[mode] if reconstruction_weight is None
+            else reconstruction_weight)
+        self.loss_name = "non_saturating"
+        self.adversarial_loss = get_adversarial_loss(self.loss_name)
+        if mode == "segmentation":
+            self.pixel_accuracy = PixelAccuracy(self.num_classes, name="pixel_accuracy")
+            self.mean_iou = SegmentationMeanIoU(self.num_classes, name="mean_iou")
+        self.built = True
+
+    # ------------------------------------------------------------------------- configuration
+    @property
+    def use_adversarial(self) -> bool:
+        """False for the reconstruction-only ablation (``adversarial_weight == 0``)."""
+        return self.adversarial_weight > 0
+
+    @property
+    def tracker_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        reconstruction = "ce_loss" if self.mode == "segmentation" else "l1_loss"
+        if not self.use_adversarial:
+            return ("g_loss", reconstruction)
+        return ("d_loss", "g_loss", "g_adversarial", reconstruction, "d_real", "d_fake")
+
+    @property
+    def metrics(self) -> list:
+        extra = [self.pixel_accuracy, self.mean_iou] if self.mode == "segmentation" else []
+        return list(self.trackers.values()) + extra
+
+    def configure_losses(self, loss: str = "non_saturating") -> None:
+        """``loss``: ``non_saturating`` (default, the paper's), ``minimax`` or
+        ``least_squares``."""
+        self.adversarial_loss = get_adversarial_loss(loss)
+        self.loss_name = loss
+
+    def compile(self, d_optimizer=None, g_optimizer=None, *, loss: str = "non_saturating",
+                **kwargs: Any) -> None:
+        """See :meth:`AdversarialModel.compile`; ``loss`` picks the adversarial loss pair."""
+        super().compile(d_optimizer, g_optimizer, loss=loss, **kwargs)
+
+    def discriminator_variables(self) -> list:
+        return self.discriminator.trainable_variables
+
+    def generator_variables(self) -> list:
+        return self.generator.trainable_variables
+
+    def step_counter(self) -> tf.Tensor:
+        # G is updated every step in both variants (D is not in the ablation).
+        return tf.cast(self.g_optimizer.iterations, tf.int64)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "reconstruction_weight": self.reconstruction_weight,
+            "adversarial_weight": self.adversarial_weight,
+        }
+
+    # ----------------------------------------------------------------------------- inference
+    def call(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """``float32[batch, S, S, C]`` in [-1, 1] -> the generator's output: K-class logits
+        ``float32[batch, S, S, K]`` (segmentation) or images in [-1, 1] (translation)."""
+        return self.generator(images, training=training)
+
+    def predict_probabilities(self, images: Any) -> tf.Tensor:
+        """Segmentation: ``float32[batch, S, S, K]`` class probabilities (softmax)."""
+        self._require_segmentation("predict_probabilities")
+        return tf.nn.softmax(self(tf.convert_to_tensor(images, tf.float32), training=False))
+
+    def predict_masks(self, images: Any) -> tf.Tensor:
+        """Segmentation: ``int32[batch, S, S]`` most likely class of every pixel."""
+        self._require_segmentation("predict_masks")
+        logits = self(tf.convert_to_tensor(images, tf.float32), training=False)
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    def _require_segmentation(self, what: str) -> None:
+        if self.mode != "segmentation":
+            raise ValueError(f"{what} needs a segmentation model; this one is {self.mode!r}")
+
+    # ------------------------------------------------------------------------------ training
+    def _targets_for_discriminator(self, targets: tf.Tensor) -> tf.Tensor:
+        if self.mode == "segmentation":
+            return tf.one_hot(tf.cast(targets, tf.int32), self.num_classes, dtype=tf.float32)
+        return tf.cast(targets, tf.float32)
+
+    def _outputs_for_discriminator(self, outputs: tf.Tensor) -> tf.Tensor:
+        return tf.nn.softmax(outputs) if self.mode == "segmentation" else outputs
+
+    def _reconstruction_loss(self, targets: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+        if self.mode == "segmentation":
+            return pixel_cross_entropy_loss(targets, outputs)
+        return l1_loss(tf.cast(targets, outputs.dtype), outputs)
+
+    def _reconstruction_name(self) -> str:
+        return "ce_loss" if self.mode == "segmentation" else "l1_loss"
+
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        images, targets = data[0], data[1]
+        reconstruction_name = self._reconstruction_name()
+        if not self.use_adversarial:
+            with tf.GradientTape() as tape:
+                outputs = self.generator(images, training=True)
+                reconstruction = self._reconstruction_loss(targets, outputs)
+                g_loss = self.reconstruction_weight * reconstruction
+                scaled = self.scale_loss(g_loss, self.g_optimizer)
+            self.apply_loss(tape, scaled, self.g_optimizer, self.generator_variables())
+            return self._report(targets, outputs, {"g_loss": g_loss,
+                                                   reconstruction_name: reconstruction})
+
+        score = self.adversarial_loss.score
+        real_targets = self._targets_for_discriminator(targets)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            outputs = self.generator(images, training=True)
+            real_out = self.discriminator([images, real_targets], training=True)
+            fake_out = self.discriminator(
+                [images, self._outputs_for_discriminator(outputs)], training=True)
+            d_loss = self.adversarial_loss.discriminator(real_out, fake_out)
+            adversarial = self.adversarial_loss.generator(fake_out)
+            reconstruction = self._reconstruction_loss(targets, outputs)
+            g_loss = (self.adversarial_weight * adversarial
+                      + self.reconstruction_weight * reconstruction)
+            d_scaled = self.scale_loss(d_loss, self.d_optimizer)
+            g_scaled = self.scale_loss(g_loss, self.g_optimizer)
+        self.apply_loss(d_tape, d_scaled, self.d_optimizer, self.discriminator_variables())
+        self.apply_loss(g_tape, g_scaled, self.g_optimizer, self.generator_variables())
+        return self._report(targets, outputs, {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "g_adversarial": adversarial,
+            reconstruction_name: reconstruction,
+            "d_real": tf.reduce_mean(score(real_out)),
+            "d_fake": tf.reduce_mean(score(fake_out)),
+        })
+
+    def _report(self, targets: tf.Tensor, outputs: tf.Tensor,
+                values: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        logs = self.update_trackers(values)
+        if self.mode == "segmentation":
+            self.pixel_accuracy.update_state(targets, outputs)
+            self.mean_iou.update_state(targets, outputs)
+            logs["pixel_accuracy"] = self.pixel_accuracy.result()
+            logs["mean_iou"] = self.mean_iou.result()
+        return logs
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """Validation: the reconstruction loss, and for segmentation pixel accuracy, mean IoU
+        and ``iou_class_k`` (NaN for a class absent from labels and predictions so far)."""
+        images, targets = data[0], data[1]
+        outputs = self.generator(images, training=False)
+        name = self._reconstruction_name()
+        self.trackers[name].update_state(self._reconstruction_loss(targets, outputs))
+        logs = {name: self.trackers[name].result()}
+        if self.mode == "segmentation":
+            self.pixel_accuracy.update_state(targets, outputs)
+            self.mean_iou.update_state(targets, outputs)
+            logs["pixel_accuracy"] = self.pixel_accuracy.result()
+            logs["mean_iou"] = self.mean_iou.result()
+            per_class = self.mean_iou.per_class_iou()
+            for k in range(self.num_classes):
+                logs[f"iou_class_{k}"] = per_class[k]
+        return logs
+
+    def evaluate_segmentation(self, dataset: Any, **evaluate_kwargs: Any) -> dict[str, Any]:
+        """Evaluate on ``(images, masks)`` batches; the figures of the CLI's report.
+
+        Returns:
+            ``{"mean_iou": float, "pixel_accuracy": float, "per_class_iou": [K floats, NaN for
+            a class absent from labels and predictions], "confusion_matrix": int64 [K, K]
+            (rows true, columns predicted), "ce_loss": float}``.
+        """
+        self._require_segmentation("evaluate_segmentation")
+        evaluate_kwargs.setdefault("verbose", 0)
+        logs = self.evaluate(dataset, return_dict=True, **evaluate_kwargs)
+        confusion = np.asarray(self.mean_iou.total.numpy()).round().astype(np.int64)
+        return {
+            "mean_iou": float(logs["mean_iou"]),
+            "pixel_accuracy": float(logs["pixel_accuracy"]),
+            "per_class_iou": [float(v) for v in self.mean_iou.per_class_iou().numpy()],
+            "confusion_matrix": confusion,
+            "ce_loss": float(logs["ce_loss"]),
+        }
+
+
+def _input_shapes(model: keras.Model) -> list:
+    shapes = model.input_shape
+    return list(shapes) if isinstance(shapes, list) else [shapes]

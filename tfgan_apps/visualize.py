@@ -1,0 +1,168 @@
+"""Pictures: image grids, mask palettes and overlays, loss curves (numpy + matplotlib only).
+
+All functions take numpy arrays (or anything ``np.asarray`` accepts, e.g. eager tensors) and
+write PNG files atomically (temporary file, then rename) so that a reader never sees half an
+image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI; notebooks set their own backend.
+import matplotlib.image  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+# Class 0 (background) black, then well separated colours (Pascal VOC-like, colour-blind aware
+# enough for up to 8 classes); longer lists cycle through a generated palette.
+SEGMENTATION_PALETTE = np.array(
+    [
+        [0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25],
+        [145, 30, 180], [70, 240, 240], [245, 130, 48], [240, 50, 230], [128, 128, 128],
+    ],
+    dtype=np.uint8,
+)
+
+
+def to_uint8_images(images: np.ndarray) -> np.ndarray:
+    """Convert images to ``uint8`` RGB ``[N, H, W, 3]``.
+
+    Args:
+        images: ``[N, H, W, C]`` or ``[H, W, C]``, C in {1, 3}: floats in [-1, 1] or ``uint8``.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    if images.dtype != np.uint8:
+        images = np.clip(np.round((images.astype(np.float32) + 1.0) * 127.5), 0, 255)
+        images = images.astype(np.uint8)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    return images
+
+
+def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile ``[N, H, W, C]`` images (floats in [-1, 1] or uint8) into one uint8 RGB picture.
+
+    Args:
+        images: the images, row-major in the grid.
+        columns: images per row (default: a near-square grid).
+        padding: white pixels between tiles.
+
+    Returns:
+        ``uint8[rows * (H + p) + p, columns * (W + p) + p, 3]``.
+    """
+    images = to_uint8_images(images)
+    n, h, w, _ = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    grid = np.full((rows * (h + padding) + padding, columns * (w + padding) + padding, 3), 255,
+                   dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        grid[top:top + h, left:left + w] = images[i]
+    return grid
+
+
+def _atomic_path(path: str) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    os.close(fd)
+    return tmp
+
+
+def save_png(picture: np.ndarray, path: str) -> str:
+    """Write a ``uint8[H, W, 3]`` picture (or a float one in [-1, 1]) to ``path`` atomically."""
+    tmp = _atomic_path(path)
+    matplotlib.image.imsave(tmp, to_uint8_images(picture)[0], format="png")
+    os.replace(tmp, path)
+    return path
+
+
+def save_image_grid(images: np.ndarray, path: str, columns: int | None = None) -> str:
+    """Tile ``images`` with :func:`image_grid` and write the PNG to ``path``; returns ``path``."""
+    return save_png(image_grid(images, columns), path)
+
+
+def colorize_mask(mask: np.ndarray, palette: np.ndarray | None = None) -> np.ndarray:
+    """Class-id mask ``int[..., H, W]`` -> ``uint8[..., H, W, 3]`` colours from ``palette``.
+
+    Ids beyond the palette wrap around it.
+    """
+    palette = SEGMENTATION_PALETTE if palette is None else np.asarray(palette, np.uint8)
+    mask = np.asarray(mask).astype(np.int64)
+    if mask.ndim >= 3 and mask.shape[-1] == 1:
+        mask = mask[..., 0]
+    return palette[np.mod(mask, len(palette))]
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5,
+                 palette: np.ndarray | None = None) -> np.ndarray:
+    """Blend coloured mask over an image; background (class 0) stays the plain image.
+
+    Args:
+        image: ``[H, W, 3]`` uint8 or float in [-1, 1].
+        mask: ``int[H, W]`` class ids.
+        alpha: opacity of the colours over the image.
+
+    Returns:
+        ``uint8[H, W, 3]``.
+    """
+    image = to_uint8_images(image)[0].astype(np.float32)
+    colours = colorize_mask(mask, palette).astype(np.float32)
+    foreground = (np.asarray(mask).reshape(image.shape[:2]) > 0)[..., None]
+    blended = np.where(foreground, (1 - alpha) * image + alpha * colours, image)
+    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+
+def plot_curves(
+    history: Mapping[str, Sequence[float]],
+    path: str,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    xlabel: str = "epoch",
+) -> str:
+    """Plot training curves (e.g. ``d_loss``/``g_loss`` per epoch) into a PNG.
+
+    Args:
+        history: name -> values per epoch (a Keras ``History.history``).
+        path: output PNG path.
+        groups: panel title -> names to draw together; default one panel with every series.
+        xlabel: x axis label.
+    """
+    groups = groups or {"training": list(history)}
+    groups = {t: [n for n in names if n in history] for t, names in groups.items()}
+    groups = {t: names for t, names in groups.items() if names}
+    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(5 * max(len(groups), 1), 3.5),
+                             squeeze=False)
+    for ax, (title, names) in zip(axes[0], groups.items(), strict=False):
+        for name in names:
+            values = list(history[name])
+            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = _atomic_path(path)
+    fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(data: object, path: str) -> str:
+    """Write JSON atomically (used for ``config.json``, ``history.json``, reports)."""
+    tmp = _atomic_path(path)
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=float)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
