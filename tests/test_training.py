@@ -1,0 +1,86 @@
+"""training.py: configuration checks, strategy/XLA selection, run directories, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import pytest
+import tensorflow as tf
+
+from tfgan_apps.training import TrainConfig, make_strategy, resolve_xla, train
+
+
+def tiny_config(tmp_path, **overrides) -> TrainConfig:
+    settings = dict(app="dcgan", dataset="builtin", image_size=16, channels=1, batch_size=8,
+                    epochs=2, steps_per_epoch=2, latent_dim=8, base_filters=8,
+                    output=str(tmp_path / "run"), xla=False)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_xla_is_refused_for_several_cpu_replicas():
+    mirrored = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+    with pytest.raises(ValueError, match="use --no-xla"):
+        resolve_xla(True, mirrored)
+    assert resolve_xla(None, mirrored) is False
+    assert resolve_xla(False, mirrored) is False
+    one = make_strategy("default")
+    assert resolve_xla(None, one) is True
+    assert resolve_xla(False, one) is False
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("batch_size", 0, "batch_size must be a positive integer"),
+    ("channels", 2, "channels must be 1 or 3"),
+    ("strategy", "tpu", "unknown strategy 'tpu'"),
+    ("app", "vae", "unknown application 'vae'"),
+    ("learning_rate", -1.0, "learning_rate must be positive"),
+])
+def test_config_validation(tmp_path, field, value, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(tmp_path, **{field: value}).validate()
+
+
+def test_train_writes_the_run_directory(tmp_path):
+    result = train(tiny_config(tmp_path), verbose=0)
+    run = result.run_dir
+    for name in ("config.json", "history.json", "loss_curves.png", "model.keras",
+                 "samples/epoch_0001.png", "samples/epoch_0002.png"):
+        assert os.path.isfile(os.path.join(run, name)), name
+    assert os.listdir(os.path.join(run, "logs", "train"))  # TensorBoard scalars
+    assert os.listdir(os.path.join(run, "logs", "samples"))  # TensorBoard images
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["app"] == "dcgan" and config["resolved"]["jit_compile"] is False
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert len(history["d_loss"]) == 2 and set(history) >= {"d_loss", "g_loss"}
+    reloaded = keras.models.load_model(os.path.join(run, "model.keras"), safe_mode=True)
+    assert int(reloaded.g_optimizer.iterations) == 4
+
+
+class _Crash(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    config = tiny_config(tmp_path, epochs=3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, callbacks=[_Crash()], verbose=0)
+    assert os.path.isdir(os.path.join(config.output, "backup"))
+    result = train(config, verbose=0)
+    # Finished epochs are not run again and the optimizers' step counters carry on, so the
+    # total is exactly the uninterrupted run's number of steps.
+    assert int(result.model.d_optimizer.iterations) == 3 * 2
+    history = json.load(open(os.path.join(config.output, "history.json")))
+    assert len(history["d_loss"]) == 3
+
+
+def test_mirrored_training_on_two_logical_cpus(tmp_path):
+    result = train(tiny_config(tmp_path, strategy="mirrored", devices=["/cpu:0", "/cpu:1"]),
+                   verbose=0)
+    config = json.load(open(os.path.join(result.run_dir, "config.json")))
+    assert config["resolved"]["replicas"] == 2
+    assert tf.reduce_all(tf.math.is_finite(result.model.generate(2)))
