@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import pytest
@@ -69,13 +71,43 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     config = tiny_config(tmp_path, epochs=3)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, callbacks=[_Crash()], verbose=0)
-    assert os.path.isdir(os.path.join(config.output, "backup"))
+    assert os.path.isfile(os.path.join(config.output, "checkpoints", "checkpoint"))
     result = train(config, verbose=0)
     # Finished epochs are not run again and the optimizers' step counters carry on, so the
     # total is exactly the uninterrupted run's number of steps.
     assert int(result.model.d_optimizer.iterations) == 3 * 2
     history = json.load(open(os.path.join(config.output, "history.json")))
     assert len(history["d_loss"]) == 3
+
+
+_EXACT_RESUME = """
+import sys
+import keras, numpy as np, pytest
+sys.path.insert(0, {tests!r})
+from test_training import _Crash, tiny_config
+from tfgan_apps.training import train
+import pathlib
+tmp = pathlib.Path({tmp!r})
+whole = train(tiny_config(tmp / "whole", epochs=3, deterministic=True), verbose=0)
+config = tiny_config(tmp / "split", epochs=3, deterministic=True)
+try:
+    train(config, callbacks=[_Crash()], verbose=0)
+except RuntimeError:
+    pass
+resumed = train(config, verbose=0)
+for a, b in zip(whole.model.weights, resumed.model.weights, strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+print("EXACT")
+"""
+
+
+@pytest.mark.slow
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    # --deterministic turns on TF op determinism for the whole process: keep it out of ours.
+    script = _EXACT_RESUME.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0 and "EXACT" in done.stdout, done.stderr[-3000:]
 
 
 def test_mirrored_training_on_two_logical_cpus(tmp_path):

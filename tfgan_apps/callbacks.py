@@ -1,7 +1,8 @@
-"""Keras callbacks for GAN runs: sample grids, history and curves, atomic model snapshots.
+"""Keras callbacks for GAN runs: resumable checkpoints, sample grids, history and curves,
+atomic model snapshots.
 
-Keras already provides TensorBoard scalars, ``BackupAndRestore`` (resumable runs) and
-``TerminateOnNaN``; :func:`tfgan_apps.training.train` combines those with the ones here.
+Keras already provides TensorBoard scalars and ``TerminateOnNaN``;
+:func:`tfgan_apps.training.train` combines those with the ones here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,38 @@ import numpy as np
 import tensorflow as tf
 
 from tfgan_apps.visualize import _atomic_path, plot_curves, save_png, write_json
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """TensorFlow checkpoints of the whole training state after every epoch.
+
+    ``tf.train.Checkpoint(model=...)`` follows the model's attributes, so it holds the networks'
+    weights, both optimizers' slots and step counters (which also seed the training noise) and
+    any state variable a model keeps (e.g. CycleGAN's image pools), plus the epoch counter.
+    ``tf.train.CheckpointManager`` writes the index file last, so a checkpoint interrupted
+    mid-write is never the "latest" one; the last ``max_to_keep`` are kept.
+
+    Use :meth:`restore` before ``fit`` and pass its result as ``initial_epoch``.
+    """
+
+    def __init__(self, model: keras.Model, directory: str, max_to_keep: int = 2) -> None:
+        super().__init__()
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory,
+                                                  max_to_keep=max_to_keep)
+
+    def restore(self) -> int:
+        """Restore the latest checkpoint if there is one; returns the epochs already done."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return 0
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return int(self.epoch.numpy())
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)
 
 
 class SampleGrid(keras.callbacks.Callback):

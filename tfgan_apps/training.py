@@ -4,8 +4,9 @@ A run directory holds everything a run produces::
 
     RUN_DIR/config.json          the TrainConfig (and what was resolved from it)
     RUN_DIR/model.keras          the model after the last finished epoch (atomic)
-    RUN_DIR/backup/              Keras BackupAndRestore state: re-running the same command
-                                 with the same --output resumes an interrupted run
+    RUN_DIR/checkpoints/         TF checkpoints of the full training state after each epoch:
+                                 re-running the same command with the same --output resumes
+                                 an interrupted run (or extends a finished one to more --epochs)
     RUN_DIR/samples/epoch_NNNN.png
     RUN_DIR/history.json, RUN_DIR/loss_curves.png
     RUN_DIR/logs/                TensorBoard (scalars, sample images)
@@ -27,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.callbacks import HistoryWriter, ModelSnapshot, SampleGrid
+from tfgan_apps.callbacks import HistoryWriter, ModelSnapshot, ResumableCheckpoint, SampleGrid
 from tfgan_apps.data.pipelines import load_generation_dataset
 from tfgan_apps.models import DCGAN, AdversarialModel
 from tfgan_apps.visualize import image_grid, write_json
@@ -211,12 +212,86 @@ def _dcgan_sampler(config: TrainConfig, model: AdversarialModel, validation: Any
     return render
 
 
+def _pix2pix_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
+    from tfgan_apps.data.paired import load_pix2pix_data
+
+    extra = config.extra
+    train, validation, info = load_pix2pix_data(
+        dataset=config.dataset, images_dir=config.data_dir, masks_dir=extra.get("masks_dir"),
+        aligned_dir=extra.get("aligned_dir"), num_classes=extra.get("num_classes"),
+        direction=extra.get("direction", "AtoB"), image_size=config.image_size,
+        batch_size=config.batch_size, augment=extra.get("augment", True), seed=config.seed,
+        deterministic=config.deterministic,
+    )
+    # Recorded in config.json (written after this) and read by _pix2pix_model.
+    extra.update(mode=info.mode, num_classes=info.num_classes, class_names=info.class_names)
+    config.image_size = info.image_size
+    return train, validation
+
+
+def _pix2pix_model(config: TrainConfig, dataset: tf.data.Dataset) -> AdversarialModel:
+    from tfgan_apps.models.pix2pix import Pix2Pix
+    from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
+
+    extra, size = config.extra, config.image_size
+    segmentation = extra["mode"] == "segmentation"
+    outputs = extra["num_classes"] if segmentation else 3
+    return Pix2Pix(
+        build_unet_generator(size, 3, outputs, config.base_filters,
+                             dropout=extra.get("dropout", 0.5),
+                             output_activation=None if segmentation else "tanh"),
+        build_patch_discriminator(size, 3, outputs, config.base_filters),
+        mode=extra["mode"], reconstruction_weight=extra.get("reconstruction_weight"),
+        adversarial_weight=extra.get("adversarial_weight", 1.0), seed=config.seed,
+    )
+
+
+def _pix2pix_sampler(config: TrainConfig, model: AdversarialModel, validation: Any
+                     ) -> Callable[[keras.Model], np.ndarray]:
+    """Rows of input | target | output for 8 fixed examples (masks in the fixed palette)."""
+    from tfgan_apps.visualize import colorize_mask, to_uint8_images
+
+    if validation is None:  # the same examples every epoch: un-augmented, in file order
+        from tfgan_apps.data.paired import load_pix2pix_data
+
+        extra = config.extra
+        validation = load_pix2pix_data(
+            dataset=config.dataset, images_dir=config.data_dir,
+            masks_dir=extra.get("masks_dir"), aligned_dir=extra.get("aligned_dir"),
+            num_classes=extra.get("num_classes"), direction=extra.get("direction", "AtoB"),
+            image_size=config.image_size, batch_size=config.batch_size, augment=False,
+            seed=config.seed)[0]
+    inputs, targets = (np.asarray(t) for t in next(iter(validation.unbatch().batch(8))))
+    segmentation = config.extra["mode"] == "segmentation"
+
+    def render(m: keras.Model) -> np.ndarray:
+        outputs = np.asarray(m(inputs, training=False))
+        if segmentation:
+            shown = [colorize_mask(targets), colorize_mask(outputs.argmax(-1))]
+        else:
+            shown = [targets, outputs]
+        tiles = [tile for row in zip(inputs, *shown, strict=True) for tile in row]
+        return image_grid(np.concatenate([to_uint8_images(t) for t in tiles]), columns=3)
+
+    return render
+
+
 RECIPES: dict[str, Recipe] = {
     "dcgan": Recipe(
         datasets=_dcgan_datasets,
         model=_dcgan_model,
         sample_renderer=_dcgan_sampler,
         curve_groups={"losses": ["d_loss", "g_loss"], "discriminator": ["d_real", "d_fake"]},
+        compile_kwargs=lambda config: {"loss": config.loss},
+    ),
+    "pix2pix": Recipe(
+        datasets=_pix2pix_datasets,
+        model=_pix2pix_model,
+        sample_renderer=_pix2pix_sampler,
+        curve_groups={"losses": ["d_loss", "g_loss", "g_adversarial"],
+                      "reconstruction": ["ce_loss", "val_ce_loss", "l1_loss", "val_l1_loss"],
+                      "IoU": ["mean_iou", "val_mean_iou", "pixel_accuracy",
+                              "val_pixel_accuracy"]},
         compile_kwargs=lambda config: {"loss": config.loss},
     ),
 }
@@ -232,6 +307,12 @@ class TrainResult:
     history: dict[str, list[float]]
     samples_dir: str
     model_path: str
+
+
+def _batches_per_pass(dataset: tf.data.Dataset) -> int | None:
+    """Batches in one pass over ``dataset`` when tf.data knows it, else None."""
+    cardinality = int(dataset.cardinality())
+    return cardinality if cardinality > 0 else None
 
 
 def default_run_dir(app: str, root: str = "runs") -> str:
@@ -262,7 +343,10 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     strategy = make_strategy(config.strategy, config.devices)
     jit_compile = resolve_xla(config.xla, strategy)
     train_data, validation = recipe.datasets(config)
-    if config.steps_per_epoch:
+    # One endless iterator over the data for the whole run (when the epoch length is known),
+    # so a resumed run can skip exactly the batches already seen and continue in the same order.
+    steps_per_epoch = config.steps_per_epoch or _batches_per_pass(train_data)
+    if steps_per_epoch:
         train_data = train_data.repeat()
 
     with strategy.scope():
@@ -290,8 +374,14 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     model_path = os.path.join(run_dir, "model.keras")
     history = HistoryWriter(os.path.join(run_dir, "history.json"),
                             os.path.join(run_dir, "loss_curves.png"), recipe.curve_groups)
+    checkpoints = ResumableCheckpoint(model, os.path.join(run_dir, "checkpoints"))
+    initial_epoch = checkpoints.restore()
+    if initial_epoch:
+        logger.info("resuming %s after epoch %d", run_dir, initial_epoch)
+        if steps_per_epoch:
+            train_data = train_data.skip(initial_epoch * steps_per_epoch)
     all_callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        checkpoints,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False),
         SampleGrid(recipe.sample_renderer(config, model, validation), samples_dir,
@@ -303,7 +393,7 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     logger.info("training %s in %s (%d replica(s), XLA %s)", config.app, run_dir,
                 strategy.num_replicas_in_sync, "on" if jit_compile else "off")
     # shuffle=False: the tf.data pipeline already shuffles with the run's seed.
-    model.fit(train_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-              validation_data=validation, callbacks=all_callbacks, verbose=verbose,
-              shuffle=False)
+    model.fit(train_data, epochs=config.epochs, initial_epoch=initial_epoch,
+              steps_per_epoch=steps_per_epoch, validation_data=validation,
+              callbacks=all_callbacks, verbose=verbose, shuffle=False)
     return TrainResult(run_dir, model, history.history, samples_dir, model_path)
