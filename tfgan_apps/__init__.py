@@ -49,16 +49,28 @@ from tfgan_apps.data.pipelines import (  # noqa: E402
     load_image_folder,
     load_tfds_images,
 )
+from tfgan_apps.data.unpaired import (  # noqa: E402
+    load_style_test_triplets,
+    load_tfds_unpaired,
+    load_unpaired_folders,
+)
 from tfgan_apps.export import export_run, export_saved_model, load_run_model  # noqa: E402
-from tfgan_apps.models import DCGAN, AdversarialModel  # noqa: E402
+from tfgan_apps.models import (  # noqa: E402
+    DCGAN,
+    AdversarialModel,
+    CycleGAN,
+    cyclegan_optimizers,
+)
 from tfgan_apps.models.pix2pix import Pix2Pix  # noqa: E402
 from tfgan_apps.training import TrainConfig, TrainResult, train  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CycleGAN",
     "DCGAN",
     "AdversarialModel",
+    "cyclegan_optimizers",
     "TrainConfig",
     "TrainResult",
     "export_run",
@@ -71,6 +83,9 @@ __all__ = [
     "load_run_model",
     "load_tfds_images",
     "load_tfds_segmentation",
+    "load_tfds_unpaired",
+    "load_style_test_triplets",
+    "load_unpaired_folders",
     "losses",
     "networks",
     "train",

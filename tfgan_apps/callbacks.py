@@ -143,3 +143,16 @@ def save_model_atomically(model: keras.Model, path: str) -> str:
     model.save(tmp)
     os.replace(tmp, path)
     return path
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Add ``learning_rate`` (the generator optimizer's, at the end of each epoch) to the epoch
+    logs, so :class:`HistoryWriter` records and plots it (e.g. CycleGAN's linear decay).
+
+    Place it before the callbacks that read the logs.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        optimizer = getattr(self.model, "g_optimizer", None) or self.model.optimizer
+        if logs is not None and optimizer is not None:
+            logs["learning_rate"] = float(optimizer.learning_rate)

@@ -131,6 +131,137 @@ def _add_train_dcgan(train_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_train, make_config=_dcgan_config)
 
 
+def _pix2pix_config(args: argparse.Namespace) -> dict:
+    _check_existing_dir(args.images, "--images")
+    _check_existing_dir(args.masks, "--masks")
+    _check_existing_dir(args.aligned_dir, "--aligned-dir")
+    extra = {"masks_dir": args.masks, "aligned_dir": args.aligned_dir,
+             "num_classes": args.num_classes, "direction": args.direction,
+             "reconstruction_weight": args.reconstruction_weight,
+             "adversarial_weight": args.adversarial_weight, "dropout": args.dropout,
+             "augment": not args.no_augment}
+    return {"app": "pix2pix", "dataset": args.dataset, "data_dir": args.images,
+            "loss": args.loss, "extra": extra, **_common_config_kwargs(args)}
+
+
+def _add_train_pix2pix(train_sub: argparse._SubParsersAction) -> None:
+    p = train_sub.add_parser("pix2pix", help="segmentation (or paired translation) with pix2pix")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--dataset", help="TFDS segmentation set: builtin (default, 4 classes) "
+                        "or oxford_iiit_pet (0 background, 1 pet, 2 border)")
+    source.add_argument("--images", help="folder of your images (with --masks)")
+    source.add_argument("--aligned-dir", help="folder of side-by-side A|B images: paired "
+                        "translation (facades, maps, edges2shoes format)")
+    p.add_argument("--masks", help="folder of masks matching --images by name: single-channel "
+                   "or palette PNGs holding class ids 0..K-1")
+    p.add_argument("--num-classes", type=_positive_int, help="K, required with --masks")
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
+                   help="with --aligned-dir: translate A to B (default) or B to A")
+    p.add_argument("--reconstruction-weight", "--lambda", type=float, default=None,
+                   help="lambda of the cross-entropy (segmentation) or L1 (translation) term "
+                   "(default 100, the paper's)")
+    p.add_argument("--adversarial-weight", type=float, default=1.0,
+                   help="weight of the cGAN term; 0 trains the U-Net alone (the paper's "
+                   "ablation)")
+    p.add_argument("--dropout", type=float, default=0.5, help="U-Net decoder dropout")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no random jitter and mirroring")
+    p.add_argument("--loss", choices=["non_saturating", "minimax", "least_squares"],
+                   default="non_saturating")
+    add_common_train_flags(p)
+    p.set_defaults(func=_run_train, make_config=_pix2pix_config, batch_size=16)
+
+
+def _run_segment(args: argparse.Namespace) -> int:
+    from tfgan_apps.segment import segment_paths
+
+    written = segment_paths(args.model_dir, args.input, args.output, overlay=args.overlay)
+    print(f"wrote {len(written)} mask(s)")
+    return 0
+
+
+def _add_segment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("segment", help="segment images with an exported pix2pix model")
+    p.add_argument("model_dir", help="saved_models/pix2pix or saved_models/pix2pix/VERSION")
+    p.add_argument("input", help="an image file or a folder of images")
+    p.add_argument("output", help="mask file (indexed PNG) for a file, folder for a folder")
+    p.add_argument("--overlay", action="store_true",
+                   help="also write NAME_overlay.png, the image with the coloured mask")
+    p.set_defaults(func=_run_segment)
+
+
+def _cyclegan_config(args: argparse.Namespace) -> dict:
+    _check_existing_dir(args.data_dir_a, "--data-dir-a")
+    _check_existing_dir(args.data_dir_b, "--data-dir-b")
+    if (args.data_dir_a is None) != (args.data_dir_b is None):
+        raise UserError(f"{PROG} train cyclegan: give both --data-dir-a and --data-dir-b "
+                        "(the two unpaired image folders)")
+    if args.dataset and args.data_dir_a:
+        raise UserError(f"{PROG} train cyclegan: give either --dataset or the two folders "
+                        "--data-dir-a/--data-dir-b, not both")
+    extra = {"data_dir_a": args.data_dir_a, "data_dir_b": args.data_dir_b,
+             "generator": args.generator, "residual_blocks": args.residual_blocks,
+             "discriminator_filters": args.discriminator_filters,
+             "lambda_cycle": args.lambda_cycle, "lambda_identity": args.lambda_identity,
+             "pool_size": args.pool_size, "decay_start_epoch": args.decay_start_epoch,
+             "augment": not args.no_augment}
+    return {"app": "cyclegan", "dataset": args.dataset, "loss": args.loss, "extra": extra,
+            **_common_config_kwargs(args)}
+
+
+def _add_train_cyclegan(train_sub: argparse._SubParsersAction) -> None:
+    p = train_sub.add_parser("cyclegan", help="unpaired style transfer with CycleGAN")
+    p.add_argument("--dataset", help="builtin (default: tfgan_shapes/style, day/night scenes) "
+                   "or cycle_gan/<config>: horse2zebra, monet2photo, vangogh2photo, ...")
+    p.add_argument("--data-dir-a", help="folder of your domain-A images (with --data-dir-b)")
+    p.add_argument("--data-dir-b", help="folder of your domain-B images; the two folders are "
+                   "unpaired and may hold different numbers of images of any size")
+    p.add_argument("--generator", choices=["resnet", "unet"], default="resnet",
+                   help="ResNet (paper; translates any size) or the pix2pix U-Net")
+    p.add_argument("--residual-blocks", type=_positive_int,
+                   help="ResNet blocks (default 9 at 256 px and above, else 6)")
+    p.add_argument("--discriminator-filters", type=_positive_int,
+                   help="PatchGAN width (default: --base-filters)")
+    p.add_argument("--lambda-cycle", type=float, default=10.0,
+                   help="weight of the cycle-consistency loss (default 10)")
+    p.add_argument("--lambda-identity", type=float, default=0.5,
+                   help="identity loss as a fraction of --lambda-cycle (default 0.5; 0 "
+                   "disables it)")
+    p.add_argument("--pool-size", type=_non_negative_int, default=50,
+                   help="generated images kept for the discriminators (default 50)")
+    p.add_argument("--decay-start-epoch", type=_non_negative_int,
+                   help="epoch where the learning rate starts its linear decay to 0 "
+                   "(default: half of --epochs)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no random jitter (resize to 1.12x, random crop, flip)")
+    p.add_argument("--loss", choices=["least_squares", "non_saturating"],
+                   default="least_squares", help="adversarial loss (default LSGAN, the paper's)")
+    add_common_train_flags(p)
+    p.set_defaults(func=_run_train, make_config=_cyclegan_config, batch_size=1)
+
+
+def _run_translate(args: argparse.Namespace) -> int:
+    from tfgan_apps.translate import translate_paths
+
+    written = translate_paths(args.model_dir, args.input, args.output,
+                              direction=args.direction, tile=args.tile)
+    print(f"wrote {len(written)} image(s)")
+    return 0
+
+
+def _add_translate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("translate", help="style images with a trained CycleGAN (any size)")
+    p.add_argument("model_dir", help="saved_models/cyclegan[/VERSION] or a training run "
+                   "directory")
+    p.add_argument("input", help="an image file or a folder of images")
+    p.add_argument("output", help="output PNG for a file, output folder for a folder")
+    p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b")
+    p.add_argument("--tile", type=_positive_int,
+                   help="translate in N x N tiles (multiple of 4) with blended seams, for "
+                   "photos too large for memory")
+    p.set_defaults(func=_run_translate)
+
+
 def _run_export(args: argparse.Namespace) -> int:
     from tfgan_apps.export import export_run
 
@@ -196,9 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: ``train`` subcommands, one adder per application.
-TRAIN_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train_dcgan]
+TRAIN_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_train_dcgan, _add_train_pix2pix, _add_train_cyclegan]
 #: further top-level subcommands (e.g. ``segment``, ``translate``).
-EXTRA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+EXTRA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_segment, _add_translate]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

@@ -28,7 +28,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.callbacks import HistoryWriter, ModelSnapshot, ResumableCheckpoint, SampleGrid
+from tfgan_apps.callbacks import (
+    HistoryWriter,
+    LearningRateLogger,
+    ModelSnapshot,
+    ResumableCheckpoint,
+    SampleGrid,
+)
 from tfgan_apps.data.pipelines import load_generation_dataset
 from tfgan_apps.models import DCGAN, AdversarialModel
 from tfgan_apps.visualize import image_grid, write_json
@@ -169,6 +175,8 @@ class Recipe:
         model: ``(config, train_dataset) -> compiled-ready model`` (called inside the scope).
         sample_renderer: ``(config, model, validation) -> (model -> uint8 picture)``.
         curve_groups: panels of ``loss_curves.png``.
+        optimizers: ``(config, steps_per_epoch) -> (d_optimizer, g_optimizer)``; default
+            Adam(learning_rate, beta_1=0.5) for both.
     """
 
     datasets: Callable[[TrainConfig], tuple[tf.data.Dataset, tf.data.Dataset | None]]
@@ -177,6 +185,7 @@ class Recipe:
                               Callable[[keras.Model], np.ndarray]]
     curve_groups: dict[str, list[str]]
     compile_kwargs: Callable[[TrainConfig], dict[str, Any]] = lambda config: {}
+    optimizers: Callable[[TrainConfig, int | None], Sequence] | None = None
 
 
 def _dcgan_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, None]:
@@ -214,7 +223,10 @@ def _dcgan_sampler(config: TrainConfig, model: AdversarialModel, validation: Any
 
 def _pix2pix_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     from tfgan_apps.data.paired import load_pix2pix_data
+    from tfgan_apps.networks import unet_depth
 
+    if config.image_size is not None:
+        unet_depth(config.image_size)  # a bad size fails now, not after loading the data
     extra = config.extra
     train, validation, info = load_pix2pix_data(
         dataset=config.dataset, images_dir=config.data_dir, masks_dir=extra.get("masks_dir"),
@@ -223,8 +235,10 @@ def _pix2pix_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dat
         batch_size=config.batch_size, augment=extra.get("augment", True), seed=config.seed,
         deterministic=config.deterministic,
     )
-    # Recorded in config.json (written after this) and read by _pix2pix_model.
-    extra.update(mode=info.mode, num_classes=info.num_classes, class_names=info.class_names)
+    # Recorded in config.json (written after this) and read by _pix2pix_model; a new dict, as
+    # configs made with dataclasses.replace share theirs.
+    config.extra = {**extra, "mode": info.mode, "num_classes": info.num_classes,
+                    "class_names": info.class_names}
     config.image_size = info.image_size
     return train, validation
 
@@ -297,6 +311,86 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+def _cyclegan_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, None]:
+    from tfgan_apps.data.unpaired import load_unpaired_dataset
+
+    extra = config.extra
+    train_data = load_unpaired_dataset(
+        config.dataset, data_dir_a=extra.get("data_dir_a"), data_dir_b=extra.get("data_dir_b"),
+        image_size=config.image_size, batch_size=config.batch_size,
+        augment=extra.get("augment", True), seed=config.seed,
+        deterministic=config.deterministic,
+    )
+    config.image_size = int(train_data.element_spec[0].shape[1])  # recorded in config.json
+    return train_data, None
+
+
+def _cyclegan_model(config: TrainConfig, dataset: tf.data.Dataset) -> AdversarialModel:
+    from tfgan_apps.models.cyclegan import CycleGAN
+
+    extra = config.extra
+    return CycleGAN(
+        image_size=config.image_size, generator=extra.get("generator", "resnet"),
+        base_filters=config.base_filters,
+        discriminator_filters=extra.get("discriminator_filters") or config.base_filters,
+        num_residual_blocks=extra.get("residual_blocks"),
+        lambda_cycle=extra.get("lambda_cycle", 10.0),
+        lambda_identity=extra.get("lambda_identity", 0.5),
+        pool_size=extra.get("pool_size", 50), seed=config.seed,
+    )
+
+
+def _cyclegan_optimizers(config: TrainConfig, steps_per_epoch: int | None
+                         ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """Adam(lr, 0.5), constant for the first half of the epochs then linear to 0 (paper)."""
+    from tfgan_apps.models.cyclegan import cyclegan_optimizers
+
+    if not steps_per_epoch:
+        logger.warning("epoch length unknown: CycleGAN's learning rate stays constant "
+                       "(pass --steps-per-epoch for the paper's linear decay)")
+        return tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
+    decay_start = config.extra.get("decay_start_epoch")
+    return cyclegan_optimizers(config.epochs, steps_per_epoch,
+                               None if decay_start is None else min(decay_start, config.epochs),
+                               learning_rate=config.learning_rate)
+
+
+def _cyclegan_sampler(config: TrainConfig, model: AdversarialModel, validation: Any
+                      ) -> Callable[[keras.Model], np.ndarray]:
+    """Rows ``A | A->B | A->B->A | B | B->A | B->A->B`` for 4 fixed un-augmented pairs."""
+    from tfgan_apps.data.unpaired import load_unpaired_dataset
+
+    extra = config.extra
+    split = {} if extra.get("data_dir_a") else {"split": "test"}
+    fixed = load_unpaired_dataset(
+        config.dataset, data_dir_a=extra.get("data_dir_a"), data_dir_b=extra.get("data_dir_b"),
+        image_size=config.image_size, batch_size=1, augment=False, shuffle=False, **split)
+    a, b = (np.concatenate(x) for x in zip(*fixed.take(4).as_numpy_iterator(), strict=True))
+
+    def render(m: keras.Model) -> np.ndarray:
+        a2b = np.asarray(m.g_ab(a, training=False))
+        b2a = np.asarray(m.g_ba(b, training=False))
+        columns = [a, a2b, np.asarray(m.g_ba(a2b, training=False)),
+                   b, b2a, np.asarray(m.g_ab(b2a, training=False))]
+        tiles = [tile for row in zip(*columns, strict=True) for tile in row]
+        return image_grid(np.stack(tiles), columns=6)
+
+    return render
+
+
+RECIPES["cyclegan"] = Recipe(
+    datasets=_cyclegan_datasets,
+    model=_cyclegan_model,
+    sample_renderer=_cyclegan_sampler,
+    curve_groups={"generators": ["g_ab_loss", "g_ba_loss"],
+                  "discriminators": ["d_a_loss", "d_b_loss"],
+                  "reconstruction": ["cycle_loss", "identity_loss"],
+                  "learning rate": ["learning_rate"]},
+    compile_kwargs=lambda config: {"loss": config.loss},
+    optimizers=_cyclegan_optimizers,
+)
+
+
 # -------------------------------------------------------------------------------- train
 @dataclass
 class TrainResult:
@@ -351,9 +445,10 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
 
     with strategy.scope():
         model = recipe.model(config, train_data)
+        optimizers = (recipe.optimizers(config, steps_per_epoch) if recipe.optimizers else
+                      [keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2)])
         model.compile(
-            keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
-            keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
+            *optimizers,
             jit_compile=jit_compile,
             **recipe.compile_kwargs(config),
         )
@@ -386,6 +481,7 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
         keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False),
         SampleGrid(recipe.sample_renderer(config, model, validation), samples_dir,
                    log_dir=os.path.join(log_dir, "samples"), every=config.sample_every),
+        LearningRateLogger(),
         history,
         ModelSnapshot(model_path),
         *callbacks,

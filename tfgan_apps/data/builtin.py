@@ -18,15 +18,15 @@ Configs (``app``: image size, train / test examples):
   = ``style_a_to_b(image_a)``, the true translation of ``image_a``. Style A ("day"): dark warm
   objects (hues red..purple..olive) on light cream/sand backgrounds. Style B ("night") is the
   exact photographic negative ``b = 255 - a`` (see :func:`style_a_to_b`): light cool objects on
-  dark navy. The object hues of A span about 120 degrees, so a hue-preserving or
-  background-only translation cannot reproduce B's distribution: the negative is the simple
-  mapping consistent with both domains.
+  dark navy. A's object hues lie in 280..95 degrees (palette 305..62, plus jitter), B's in
+  100..275: disjoint, so neither a hue-preserving nor a background-only translation reproduces
+  B's distribution; the negative is the simple mapping consistent with both domains.
 * ``segmentation`` 64x64 3000/300, ``segmentation_128`` 128x128 1000/100 -- for pix2pix.
   Features ``image`` (uint8 ``[H, W, 3]``) and ``segmentation_mask`` (uint8 ``[H, W, 1]``, ids
   into :data:`SEGMENTATION_CLASS_NAMES`). Background and object colours come from one uniform
   distribution, the class is given by shape only; the background has low-frequency colour noise,
   stripes and clutter (thin lines, small blobs, labelled background); 1-4 objects of radius
-  8-20 px (at 64), each keeping >= 60 % of its area visible; pixel noise std 6.
+  8-20 px (at 64), each keeping >= 70 % of its area visible; pixel noise std 6.
 
 The same seed is used at every resolution, so e.g. ``generation`` and ``generation_64`` show the
 same scenes at two sizes.
@@ -77,8 +77,8 @@ _GENERATION_BACKGROUNDS = np.array(
     ],
     dtype=np.float32,
 )
-# Style A: dark, warm-to-purple objects (hues ~300..60 degrees) on light warm backgrounds. Their
-# negatives (style B) have hues ~120..240 degrees and dark navy backgrounds: disjoint from A.
+# Style A: dark, warm-to-purple objects (hues 280..95 degrees with jitter) on light warm
+# backgrounds. Their negatives (style B) have hues 100..275 and dark navy backgrounds: disjoint.
 _STYLE_A_OBJECT_COLOURS = np.array(
     [
         [175, 30, 45],  # crimson
@@ -142,11 +142,11 @@ def _signed_distance(shape: _Shape, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.sqrt(u * u + v * v) - r
     if shape.kind == "square":  # half side 0.85 r: area close to the disc's
         return np.maximum(np.abs(u), np.abs(v)) - 0.85 * r
-    if shape.kind == "triangle":  # equilateral, circumradius 1.2 r, inradius 0.6 r
+    if shape.kind == "triangle":  # equilateral, circumradius 1.35 r, inradius 0.675 r
         d1 = -v
         d2 = _HALF_SQRT3 * u + 0.5 * v
         d3 = -_HALF_SQRT3 * u + 0.5 * v
-        return np.maximum(np.maximum(d1, d2), d3) - 0.6 * r
+        return np.maximum(np.maximum(d1, d2), d3) - 0.675 * r
     if shape.kind == "ring":  # outer radius r, inner 0.44 r
         return np.abs(np.sqrt(u * u + v * v) - 0.72 * r) - 0.28 * r
     if shape.kind == "cross":  # arms of half length r and half width 0.3 r
@@ -347,7 +347,7 @@ def render_segmentation_example(
         stripes (p = 0.7, period 5-12 px, +-8..18) + 1-4 thin lines and 1-5 blobs (radius
         1.5-3.5 px) in random colours. Objects: 1-4 of disc / square / triangle, radius 8-20 px,
         random rotation, random colour (same distribution as the background, >= 100 away from
-        it), +-15 % linear shading; each earlier object keeps >= 60 % of its area. Noise: sum of
+        it), +-15 % linear shading; each earlier object keeps >= 70 % of its area. Noise: sum of
         three uniforms, std 6.
     """
     scale = image_size / 64.0
@@ -383,7 +383,7 @@ def render_segmentation_example(
             inside = _signed_distance(shape, y, x) <= 0
             new_owner = np.where(inside, len(areas) + 1, owner)
             visible = np.bincount(new_owner.ravel(), minlength=len(areas) + 2)[1:-1]
-            if np.all(visible >= 0.6 * np.asarray(areas, dtype=np.float64)):
+            if np.all(visible >= 0.7 * np.asarray(areas, dtype=np.float64)):
                 break
         else:
             continue  # no placement keeps the others visible enough: fewer objects
@@ -437,7 +437,9 @@ class TfganShapesConfig(tfds.core.BuilderConfig):
         return self.num_train if split == "train" else self.num_test
 
 
-def _config(name: str, app: str, image_size: int, num_train: int, num_test: int, text: str):
+def _config(
+    name: str, app: str, image_size: int, num_train: int, num_test: int, text: str
+) -> TfganShapesConfig:
     return TfganShapesConfig(
         name=name,
         description=f"{app}, {image_size}x{image_size}: {text}",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -439,7 +440,8 @@ def load_folder_pairs(
         mask.set_shape([None, None])
         return _resize_pair(image, mask, load_size)
 
-    image_paths, mask_paths = (list(column) for column in zip(*pairs))
+    image_paths = [image for image, _ in pairs]
+    mask_paths = [mask for _, mask in pairs]
     ds = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
     if shuffle and not cache:
         ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
@@ -529,3 +531,90 @@ def load_aligned_pairs(
     return _finish(ds, image_size=image_size, augment=augment, target_is_mask=False,
                    batch_size=batch_size, shuffle=shuffle and bool(cache), seed=seed,
                    deterministic=deterministic, drop_remainder=drop_remainder, cache=cache)
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+
+@dataclass(frozen=True)
+class PairedDataInfo:
+    """What :func:`load_pix2pix_data` resolved: the mode, S and, for segmentation, the classes."""
+
+    mode: str
+    image_size: int
+    num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None
+
+
+#: Default side S per source (the built-in set's native 64; the paper's 256 for your folders).
+DEFAULT_IMAGE_SIZES = {"builtin": 64, "oxford_iiit_pet": 128, "folders": 256}
+
+
+def load_pix2pix_data(
+    *,
+    dataset: str | None = None,
+    images_dir: str | None = None,
+    masks_dir: str | None = None,
+    aligned_dir: str | None = None,
+    num_classes: int | None = None,
+    direction: str = "AtoB",
+    image_size: int | None = None,
+    batch_size: int = 16,
+    augment: bool = True,
+    seed: int = 0,
+    deterministic: bool = False,
+) -> tuple[tf.data.Dataset, tf.data.Dataset | None, PairedDataInfo]:
+    """The training and validation data of ``tfgan-apps train pix2pix``, from one source.
+
+    Sources (exactly one): a TFDS ``dataset`` (default ``"builtin"``; validation = its
+    ``test`` split), ``images_dir`` + ``masks_dir`` with ``num_classes`` (no validation split),
+    or ``aligned_dir`` (translation, ``direction``; no validation split).
+
+    Args:
+        image_size: S; default 64 (builtin), 128 (oxford_iiit_pet), 256 (folders).
+        augment: random jitter and mirroring of the training data.
+        batch_size, seed, deterministic: as in :func:`load_folder_pairs`.
+
+    Returns:
+        ``(train, validation or None, info)``; train batches are shuffled, augmented and of
+        fixed size; validation batches are in order, un-augmented, the last one partial.
+
+    Raises:
+        ValueError: no or several sources, ``images_dir`` without ``masks_dir`` (or the
+            reverse), missing ``num_classes`` for folders, or a ``num_classes`` that contradicts
+            the dataset's.
+    """
+    given = [name for name, value in (("a dataset", dataset), ("--images/--masks", images_dir
+             or masks_dir), ("--aligned-dir", aligned_dir)) if value]
+    if len(given) > 1:
+        raise ValueError(f"give one data source, not {' and '.join(given)}")
+    common = {"batch_size": batch_size, "seed": seed, "deterministic": deterministic}
+    if images_dir or masks_dir:
+        if not (images_dir and masks_dir):
+            raise ValueError("--images and --masks go together: pass the folder of images and "
+                             "the folder of their masks")
+        if num_classes is None:
+            raise ValueError("--num-classes is required with --images/--masks (masks hold ids "
+                             "0..K-1)")
+        size = image_size or DEFAULT_IMAGE_SIZES["folders"]
+        train = load_folder_pairs(images_dir, masks_dir, num_classes, image_size=size,
+                                  augment=augment, **common)
+        names = tuple(f"class_{k}" for k in range(num_classes))
+        return train, None, PairedDataInfo("segmentation", size, num_classes, names)
+    if aligned_dir:
+        size = image_size or DEFAULT_IMAGE_SIZES["folders"]
+        train = load_aligned_pairs(aligned_dir, direction=direction, image_size=size,
+                                   augment=augment, **common)
+        return train, None, PairedDataInfo("translation", size)
+    name = dataset or "builtin"
+    names = segmentation_class_names(name)
+    if num_classes is not None and num_classes != len(names):
+        raise ValueError(f"{name} has {len(names)} classes {names}, not --num-classes "
+                         f"{num_classes}; omit --num-classes")
+    key = "oxford_iiit_pet" if name.startswith("oxford_iiit_pet") else "builtin"
+    size = image_size or DEFAULT_IMAGE_SIZES[key]
+    train = load_tfds_segmentation(name, split="train", image_size=size, augment=augment,
+                                   shuffle=True, **common)
+    validation = load_tfds_segmentation(name, split="test", image_size=size, augment=False,
+                                        shuffle=False, drop_remainder=False, **common)
+    return train, validation, PairedDataInfo("segmentation", size, len(names), names)

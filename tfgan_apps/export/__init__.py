@@ -20,10 +20,14 @@ from collections.abc import Callable
 
 import keras
 
+from tfgan_apps.export.cyclegan import build_cyclegan_archive
 from tfgan_apps.export.dcgan import build_dcgan_archive
+from tfgan_apps.export.pix2pix import build_pix2pix_archive
 
 ARCHIVE_BUILDERS: dict[str, Callable[[keras.Model], keras.export.ExportArchive]] = {
+    "CycleGAN": build_cyclegan_archive,
     "DCGAN": build_dcgan_archive,
+    "Pix2Pix": build_pix2pix_archive,
 }
 
 DEFAULT_EXPORT_DIR = "saved_models"

@@ -277,6 +277,8 @@ class CycleGAN(AdversarialModel):
             no dropout, as the reference's ``--netG unet_256``; fixed size, power of two).
         base_filters: ``ngf``, filters of the generators' first layer (64 in the paper).
         discriminator_filters: ``ndf`` (64 in the paper).
+        discriminator_layers: stride-2 layers of the PatchGANs (3: 70x70 patches; 2 for
+            images smaller than 32 px).
         num_residual_blocks: ResNet blocks (default 9 at >= 256 px, else 6).
         upsampling: ResNet generator upsampling, ``"transpose"`` (paper) or ``"resize"``.
         lambda_cycle: weight of the cycle-consistency loss (10).
@@ -307,6 +309,7 @@ class CycleGAN(AdversarialModel):
         generator: str = "resnet",
         base_filters: int = 64,
         discriminator_filters: int = 64,
+        discriminator_layers: int = 3,
         num_residual_blocks: int | None = None,
         upsampling: str = "transpose",
         lambda_cycle: float = 10.0,
@@ -329,7 +332,8 @@ class CycleGAN(AdversarialModel):
 
         def build_discriminator(name: str) -> keras.Model:
             return build_patch_discriminator(image_size, channels, None, discriminator_filters,
-                                             n_layers=3, norm="instance", name=name)
+                                             n_layers=discriminator_layers, norm="instance",
+                                             name=name)
 
         self.g_ab = g_ab or build_generator("g_ab")
         self.g_ba = g_ba or build_generator("g_ba")

@@ -1,0 +1,244 @@
+"""CycleGAN: LR schedule, train_step, learning, serialization, resume, strategies and XLA."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgan_apps import CycleGAN
+from tfgan_apps.models.cyclegan import ConstantThenLinearDecay, cyclegan_optimizers
+from tfgan_apps.networks import build_patch_discriminator, build_resnet_generator
+
+FIGURES = {"g_ab_loss", "g_ba_loss", "d_a_loss", "d_b_loss", "cycle_loss", "identity_loss"}
+
+
+def tiny_cyclegan(size: int = 16, seed: int = 0, **kwargs) -> CycleGAN:
+    defaults = dict(image_size=size, base_filters=8, discriminator_filters=8,
+                    discriminator_layers=2 if size < 32 else 3, num_residual_blocks=1,
+                    pool_size=8, seed=seed)
+    return CycleGAN(**{**defaults, **kwargs})
+
+
+def rectangles(n: int, size: int = 16, seed: int = 0) -> np.ndarray:
+    """Domain A: dark images with one or two orange rectangles, [-1, 1]. B = -A (negative)."""
+    rng = np.random.default_rng(seed)
+    images = np.full((n, size, size, 3), -0.8, np.float32)
+    for image in images:
+        for _ in range(rng.integers(1, 3)):
+            y, x = rng.integers(0, size - 4, 2)
+            h, w = rng.integers(3, size // 2, 2)
+            image[y:y + h, x:x + w] = (0.8, 0.4, 0.0)
+    return images
+
+
+def unpaired(n: int, size: int = 16, batch: int = 2, seed: int = 0) -> tf.data.Dataset:
+    a, b = rectangles(n, size, seed), -rectangles(n, size, seed + 100)
+    return tf.data.Dataset.from_tensor_slices((a, b)).batch(batch, drop_remainder=True)
+
+
+# ------------------------------------------------------------------------------ LR schedule
+
+
+def test_schedule_is_constant_then_linear_to_zero():
+    schedule = ConstantThenLinearDecay(2e-4, epochs=10, steps_per_epoch=5, decay_start_epoch=4)
+    at_epoch = {e: float(schedule(e * 5)) for e in (0, 1, 4, 5, 7, 9, 10, 12)}
+    assert at_epoch[0] == at_epoch[1] == at_epoch[4] == pytest.approx(2e-4)
+    assert at_epoch[5] == pytest.approx(2e-4 * 5 / 6)  # 1/6 of the decay done
+    assert at_epoch[7] == pytest.approx(2e-4 * 3 / 6)
+    assert at_epoch[9] == pytest.approx(2e-4 * 1 / 6)
+    assert at_epoch[10] == at_epoch[12] == 0.0
+    # within an epoch it decays step by step
+    assert float(schedule(5 * 5 + 2)) == pytest.approx(2e-4 * (50 - 27) / 30)
+
+
+def test_schedule_defaults_to_decay_over_the_second_half():
+    schedule = ConstantThenLinearDecay(1.0, epochs=200, steps_per_epoch=3)
+    assert schedule.decay_start_epoch == 100
+    assert float(schedule(99 * 3)) == 1.0 and float(schedule(100 * 3)) == 1.0
+    assert float(schedule(150 * 3)) == pytest.approx(0.5)
+    constant = ConstantThenLinearDecay(1.0, epochs=4, steps_per_epoch=2, decay_start_epoch=4)
+    assert float(constant(100)) == 1.0
+
+
+def test_schedule_serializes_and_bad_arguments_are_rejected():
+    schedule = ConstantThenLinearDecay(3e-4, epochs=6, steps_per_epoch=7, decay_start_epoch=2)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert clone.get_config() == schedule.get_config()
+    with pytest.raises(ValueError, match="decay_start_epoch"):
+        ConstantThenLinearDecay(epochs=5, steps_per_epoch=1, decay_start_epoch=6)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        ConstantThenLinearDecay(epochs=5, steps_per_epoch=0)
+
+
+def test_schedule_follows_the_optimizer_step_counter():
+    _, g_optimizer = cyclegan_optimizers(epochs=4, steps_per_epoch=10, decay_start_epoch=2)
+    g_optimizer.build([tf.Variable(0.0)])
+    g_optimizer.iterations.assign(30)  # e.g. restored from a checkpoint
+    assert float(g_optimizer.learning_rate) == pytest.approx(2e-4 * 0.5)
+    assert g_optimizer.beta_1 == 0.5
+
+
+# ------------------------------------------------------------------------------- train_step
+
+
+def test_train_step_reports_the_documented_figures():
+    keras.utils.set_random_seed(0)
+    model = tiny_cyclegan()
+    model.compile(jit_compile=False)
+    history = model.fit(unpaired(8), epochs=1, verbose=0)
+    assert set(history.history) == FIGURES
+    assert all(np.isfinite(v[0]) and v[0] > 0 for v in history.history.values())
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 4
+    assert int(model.pool_a.count) == int(model.pool_b.count) == 8
+    assert model.optimizer is None
+
+
+def test_non_saturating_loss_and_disabled_identity_and_pool():
+    keras.utils.set_random_seed(1)
+    model = tiny_cyclegan(lambda_identity=0.0, pool_size=0)
+    model.compile(jit_compile=False, loss="non_saturating")
+    history = model.fit(unpaired(4), epochs=1, verbose=0)
+    assert history.history["identity_loss"] == [0.0]
+    assert np.all(np.isfinite(history.history["d_a_loss"]))
+    assert model.pool_a.weights == []
+
+
+def test_unknown_loss_and_direction_are_clear_errors():
+    model = tiny_cyclegan()
+    with pytest.raises(ValueError, match="least_squares"):
+        model.compile(loss="minimax")
+    with pytest.raises(ValueError, match="direction"):
+        model(np.zeros((1, 16, 16, 3), np.float32), direction="sideways")
+
+
+def test_mismatched_networks_are_rejected():
+    with pytest.raises(ValueError, match="same image size"):
+        CycleGAN(d_a=build_patch_discriminator(32, 3, None, 4, norm="instance"),
+                 d_b=build_patch_discriminator(32, 3, None, 4, norm="instance"),
+                 g_ab=build_resnet_generator(16, 3, 4, 1, fixed_size=True),
+                 g_ba=build_resnet_generator(16, 3, 4, 1))
+
+
+def test_translation_of_any_multiple_of_four_and_both_directions():
+    model = tiny_cyclegan()
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 20, 28, 3)).astype(np.float32)
+    assert model.translate_a2b(x).shape == x.shape
+    np.testing.assert_array_equal(model.translate_b2a(x), model.g_ba(x))
+    np.testing.assert_array_equal(model(x), model.g_ab(x))
+
+
+def test_unet_generator_option():
+    model = CycleGAN(image_size=32, generator="unet", base_filters=4, discriminator_filters=4,
+                     pool_size=2)
+    assert model.g_ab.input_shape == (None, 32, 32, 3)
+    assert not [la for la in model.g_ab.layers if isinstance(la, keras.layers.Dropout)]
+    model.compile(jit_compile=False)
+    model.fit(unpaired(2, size=32), epochs=1, verbose=0)
+
+
+@pytest.mark.slow
+def test_training_moves_a2b_towards_the_true_negative():
+    """A few hundred steps at batch 1 on rectangles vs their negatives (the paper's batch)."""
+    keras.utils.set_random_seed(0)
+    train = tf.data.Dataset.from_tensor_slices(
+        (rectangles(256, seed=1), -rectangles(256, seed=2))).shuffle(256, seed=0).repeat()
+    test = rectangles(32, seed=3)
+    model = tiny_cyclegan(pool_size=16, num_residual_blocks=2)
+    model.compile(jit_compile=False)
+
+    def error() -> float:
+        return float(np.abs(model.translate_a2b(test).numpy() - (-test)).mean())
+
+    before = error()
+    model.fit(train.batch(1), epochs=6, steps_per_epoch=50, verbose=0)
+    after = error()
+    identity = float(np.abs(test - (-test)).mean())
+    assert after < 0.5 * before, (before, after)
+    assert after < 0.25 * identity, (identity, after)
+
+
+# ---------------------------------------------------------------------------- serialization
+
+
+def test_keras_round_trip_gives_identical_outputs(round_trip):
+    keras.utils.set_random_seed(0)
+    model = tiny_cyclegan()
+    model.compile(*cyclegan_optimizers(epochs=2, steps_per_epoch=2), jit_compile=False,
+                  loss="non_saturating")
+    model.fit(unpaired(4), epochs=1, verbose=0)
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    reloaded = round_trip(model, x, call=lambda m, x: np.concatenate(
+        [m.translate_a2b(x), m.translate_b2a(x)]))
+    assert reloaded.loss_name == "non_saturating"
+    assert isinstance(reloaded.g_optimizer._learning_rate, ConstantThenLinearDecay)
+    assert int(reloaded.d_optimizer.iterations) == 2
+    np.testing.assert_array_equal(reloaded.pool_b.images, model.pool_b.images)
+    assert int(reloaded.pool_b.count) == 4
+    assert reloaded.lambda_cycle == 10.0 and reloaded.lambda_identity == 0.5
+
+
+def _trained_weights(model: CycleGAN) -> list[np.ndarray]:
+    return [np.asarray(v) for v in model.weights]
+
+
+@pytest.mark.slow
+def test_checkpoint_resume_continues_exactly(tmp_path):
+    """weights, optimizer state, LR position and pools: a resumed run equals an unbroken one."""
+    data = unpaired(12, seed=5)
+    first, rest = data.take(3), data.skip(3)
+
+    def fresh() -> CycleGAN:
+        keras.utils.set_random_seed(7)
+        model = tiny_cyclegan(seed=3, pool_size=4)
+        model.compile(*cyclegan_optimizers(epochs=2, steps_per_epoch=3), jit_compile=False)
+        return model
+
+    unbroken = fresh()
+    unbroken.fit(first, epochs=1, verbose=0)
+    unbroken.fit(rest, epochs=1, verbose=0)
+
+    interrupted = fresh()
+    interrupted.fit(first, epochs=1, verbose=0)
+    path = tf.train.Checkpoint(model=interrupted).save(str(tmp_path / "ckpt"))
+    resumed = fresh()
+    keras.utils.set_random_seed(99)  # nothing may depend on the global RNG any more
+    tf.train.Checkpoint(model=resumed).restore(path).assert_existing_objects_matched()
+    assert int(resumed.pool_a.count) == 4 and int(resumed.g_optimizer.iterations) == 3
+    resumed.fit(rest, epochs=1, verbose=0)
+    for a, b in zip(_trained_weights(unbroken), _trained_weights(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------ strategies and XLA
+
+
+def _weights_after_training(strategy: tf.distribute.Strategy) -> list[np.ndarray]:
+    data = unpaired(12, batch=4, seed=6)
+    with strategy.scope():
+        keras.utils.set_random_seed(42)
+        model = tiny_cyclegan(seed=11, pool_size=6)
+        model.compile(jit_compile=False)
+    model.fit(data, epochs=1, verbose=0, shuffle=False)
+    return _trained_weights(model)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_cpus_matches_one_device():
+    one = _weights_after_training(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two = _weights_after_training(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_xla_on_one_device_trains_like_graph_mode():
+    results = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(3)
+        model = tiny_cyclegan(size=32, num_residual_blocks=1, base_filters=4)
+        model.compile(jit_compile=jit)
+        history = model.fit(unpaired(8, size=32), epochs=2, verbose=0)
+        results.append([history.history[k] for k in sorted(FIGURES)])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-3, atol=1e-5)

@@ -1,0 +1,84 @@
+"""CycleGAN serving signatures: both directions, images of any size in, same size out.
+
+- ``a2b`` (also ``serving_default``) and ``b2a``: ``{"images": uint8[batch, H, W, 3]}`` ->
+  ``{"images": uint8[batch, H, W, 3]}`` for any ``H, W >= 4``: the batch is reflection padded to
+  a multiple of 4, translated by the fully convolutional ResNet generator and cropped back
+  (:func:`tfgan_apps.inference.translate_any_size`); a fixed-size generator (the U-Net option)
+  gets the batch resized to its S x S and the result resized back instead.
+- ``a2b_image_bytes`` / ``b2a_image_bytes``: ``{"image_bytes": string[batch]}`` (PNG, JPEG, BMP
+  or GIF files) -> ``{"png_bytes": string[batch]}``, each PNG at its own input's size, so images
+  of different sizes can share a request.
+
+Bad input (bytes that are not an image, a side under 4 pixels, not 3 channels, more than
+``MAX_IMAGE_PIXELS``) fails with an ``InvalidArgument`` error that says so. Everything is
+traced without XLA (TF Serving disables it). Names ending in ``_bytes`` are the ones TF
+Serving's REST API base64-wraps.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfgan_apps.export.dcgan import images_to_uint8
+from tfgan_apps.export.pix2pix import _decode
+from tfgan_apps.inference import MIN_INPUT_SIZE, fixed_input_size, translate_any_size
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+def translate_uint8(generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
+    """uint8 ``[batch, H, W, 3]`` -> uint8 ``[batch, H, W, 3]`` through ``generator``.
+
+    Raises (at run time):
+        tf.errors.InvalidArgumentError: not 3 channels, or a side smaller than 4 pixels.
+    """
+    images = tf.convert_to_tensor(images)
+    shape = tf.shape(images)
+    checks = [
+        tf.debugging.assert_equal(shape[-1], 3, message="images must have 3 channels (RGB)"),
+        tf.debugging.assert_greater_equal(
+            tf.minimum(shape[1], shape[2]), MIN_INPUT_SIZE,
+            message=f"images must be at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels"),
+    ]
+    with tf.control_dependencies(checks):
+        signed = tf.cast(images, tf.float32) / 127.5 - 1.0
+    fixed = fixed_input_size(generator)
+    if fixed is None:
+        return images_to_uint8(translate_any_size(generator, signed))
+    resized = tf.image.resize(signed, fixed, antialias=True)
+    outputs = generator(tf.clip_by_value(resized, -1.0, 1.0), training=False)
+    return images_to_uint8(tf.image.resize(outputs, shape[1:3], antialias=True))
+
+
+def build_cyclegan_archive(model: keras.Model) -> keras.export.ExportArchive:
+    """An ``ExportArchive`` of a :class:`~tfgan_apps.models.CycleGAN`'s two generators with the
+    signatures of the module docstring (``serving_default`` = ``a2b``)."""
+    images_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+    bytes_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
+    archive = keras.export.ExportArchive()
+    generators = {"a2b": model.g_ab, "b2a": model.g_ba}
+    for generator in generators.values():
+        archive.track(generator)
+
+    def endpoints(generator: keras.Model):
+        @tf.function(input_signature=[images_spec], jit_compile=False)
+        def translate_images(images: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"images": translate_uint8(generator, images)}
+
+        @tf.function(input_signature=[bytes_spec], jit_compile=False)
+        def translate_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+            def one(encoded):
+                return tf.io.encode_png(translate_uint8(generator, _decode(encoded)[None])[0])
+
+            return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+
+        return translate_images, translate_image_bytes
+
+    for direction, generator in generators.items():
+        translate_images, translate_image_bytes = endpoints(generator)
+        archive.add_endpoint(direction, translate_images)
+        archive.add_endpoint(f"{direction}_image_bytes", translate_image_bytes)
+        if direction == "a2b":
+            archive.add_endpoint("serving_default", translate_images)
+    return archive

@@ -1,0 +1,123 @@
+"""``tfgan-apps translate``: style image files with a trained CycleGAN, at their own size.
+
+``MODEL_DIR`` is an exported SavedModel (``saved_models/cyclegan`` meaning its highest version,
+or ``saved_models/cyclegan/VERSION``; only its ``a2b``/``b2a`` signatures are used, as a TF
+Serving client would) or a training run directory holding ``model.keras``. Every image keeps
+its size: the generators are fully convolutional. ``--tile N`` translates large photos in
+overlapping ``N x N`` tiles blended across the seams (:func:`tfgan_apps.inference.translate`),
+so memory stays bounded whatever the photo's size.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfgan_apps.data.pipelines import decode_image
+from tfgan_apps.export.cyclegan import DIRECTIONS
+from tfgan_apps.inference import MIN_INPUT_SIZE, translate
+from tfgan_apps.segment import _output_paths, error_reason
+from tfgan_apps.visualize import save_png
+
+
+class _SignatureGenerator:
+    """A SavedModel's uint8 ``a2b``/``b2a`` signature seen as a float [-1, 1] generator."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def __call__(self, images: Any, training: bool = False) -> tf.Tensor:
+        scaled = tf.round((tf.convert_to_tensor(images, tf.float32) + 1.0) * 127.5)
+        uint8 = tf.cast(tf.clip_by_value(scaled, 0.0, 255.0), tf.uint8)
+        return tf.cast(self.function(images=uint8)["images"], tf.float32) / 127.5 - 1.0
+
+
+def load_translator(model_dir: str, direction: str = "a2b") -> Callable[..., Any]:
+    """The generator of `direction` from a run directory or an exported SavedModel.
+
+    Returns:
+        A callable ``float32[batch, H, W, 3]`` in [-1, 1] -> same shape in [-1, 1].
+
+    Raises:
+        ValueError: unknown direction, or not a CycleGAN.
+        FileNotFoundError: `model_dir` does not exist.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"--direction must be one of {DIRECTIONS}, got {direction!r}")
+    if os.path.isfile(os.path.join(model_dir, "model.keras")):
+        from tfgan_apps.export import load_run_model
+
+        model = load_run_model(model_dir)
+        if not hasattr(model, "g_ab"):
+            raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a CycleGAN")
+        return model.g_ab if direction == "a2b" else model.g_ba
+    from tfgan_apps.serving import load_saved_model, signature
+
+    saved = load_saved_model(model_dir)
+    return _SignatureGenerator(signature(saved, direction, model_dir))
+
+
+def translate_paths(
+    model_dir: str,
+    input_path: str,
+    output_path: str,
+    direction: str = "a2b",
+    tile: int | None = None,
+    report: Callable[[str], None] = print,
+) -> list[str]:
+    """Translate an image file or every image under a folder; outputs are PNGs.
+
+    Args:
+        model_dir: exported CycleGAN (``saved_models/cyclegan[/VERSION]``) or run directory.
+        input_path: an image file, or a folder (searched recursively).
+        output_path: for a file, the output path (or an existing folder to put ``NAME.png``
+            in); for a folder, the output folder (sub-folders are mirrored).
+        direction: ``a2b`` or ``b2a``.
+        tile: translate in ``tile x tile`` tiles (multiple of 4) with blended overlaps.
+        report: where per-file lines go.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ValueError: bad direction/tile, not a CycleGAN, a single input that is not a readable
+            image, or a folder none of whose images could be translated (unreadable ones are
+            otherwise skipped with a message on stderr).
+        FileNotFoundError: the model or input does not exist.
+    """
+    if tile is not None and (tile < 8 or tile % 4):
+        raise ValueError(f"--tile must be a multiple of 4, at least 8, got {tile}")
+    generator = load_translator(model_dir, direction)
+    pairs = _output_paths(input_path, output_path)
+    written = []
+    for source, target in pairs:
+        try:
+            with open(source, "rb") as f:
+                contents = f.read()
+            try:
+                image = decode_image(tf.constant(contents), channels=3)
+            except tf.errors.InvalidArgumentError:
+                raise ValueError("not a readable PNG, JPEG, BMP or GIF image") from None
+            if min(image.shape[:2]) < MIN_INPUT_SIZE:
+                raise ValueError(f"the image is {image.shape[0]}x{image.shape[1]} pixels; at "
+                                 f"least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} are needed")
+            signed = tf.cast(image, tf.float32)[None] / 127.5 - 1.0
+            output = translate(generator, signed, tile=tile)[0]
+        except (tf.errors.InvalidArgumentError, ValueError) as error:
+            reason = error_reason(error) if isinstance(error, tf.errors.OpError) else str(error)
+            if len(pairs) == 1:
+                raise ValueError(f"cannot translate {source}: {reason}") from None
+            print(f"skipped {source}: {reason}", file=sys.stderr)
+            continue
+        pixels = np.clip(np.round((output + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        written.append(save_png(pixels, target))
+        report(f"{source} -> {target}")
+    if not written:
+        raise ValueError(f"none of the {len(pairs)} files under {input_path} could be "
+                         "translated")
+    return written
