@@ -2,9 +2,10 @@
 
 Every ``notebooks/*.ipynb`` is picked up automatically. Execution sets
 ``TFGAN_NOTEBOOK_SMALL=1`` in the kernel's environment (each notebook shrinks its settings to a
-smoke run when it sees it) and starts the kernel in a temporary directory, so relative outputs
-never land in the repository. The kernel also inherits the session's ``TFDS_DATA_DIR`` from
-``conftest.py``, so the built-in dataset is prepared at most once per test session.
+smoke run when it sees it) and starts the kernel in a temporary directory, also its ``TMPDIR``,
+so neither relative nor temporary outputs land in the repository or stay behind. The kernel
+inherits the session's ``TFDS_DATA_DIR`` from ``conftest.py``, so the built-in dataset is
+prepared at most once per test session.
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ def test_notebook_committed_without_outputs(path: pathlib.Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     dirty = [
-        index for index, cell in enumerate(notebook.cells)
+        index
+        for index, cell in enumerate(notebook.cells)
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
     ]
     assert not dirty, (
         f"{path.name}: code cells {dirty} have outputs or execution counts; clear them before "
-        "committing (e.g. `jupyter nbconvert --clear-output --inplace` or Jupyter's "
-        "'Clear All Outputs')"
+        "committing (Jupyter's 'Clear All Outputs', or `jupyter nbconvert --clear-output "
+        "--inplace`)"
     )
 
 
@@ -68,8 +70,10 @@ def test_notebook_runs_top_to_bottom(path: pathlib.Path, tmp_path: pathlib.Path)
         startup_timeout=120,
         resources={"metadata": {"path": str(tmp_path)}},  # the kernel's working directory
     )
+    # TMPDIR: the notebooks' temporary outputs land in tmp_path too, which pytest cleans up.
+    env = {**os.environ, "TFGAN_NOTEBOOK_SMALL": "1", "TMPDIR": str(tmp_path)}
     # A failing cell raises CellExecutionError carrying the cell's source and traceback.
-    client.execute(env={**os.environ, "TFGAN_NOTEBOOK_SMALL": "1"})
+    client.execute(env=env)
 
 
 def test_notebooks_found() -> None:

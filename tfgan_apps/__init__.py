@@ -35,7 +35,9 @@ def quiet_stderr() -> Iterator[None]:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "tensorflow" not in sys.modules:
     with quiet_stderr():
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # CUDA probing logs its failure on CPU hosts
 
 from tfgan_apps import losses, networks, visualize  # noqa: E402
 from tfgan_apps.data import builtin  # noqa: E402,F401  (registers tfgan_shapes with TFDS)

@@ -12,12 +12,12 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 
-import matplotlib
+import matplotlib.image
+import numpy as np
 
-matplotlib.use("Agg")  # no display on servers and CI; notebooks set their own backend.
-import matplotlib.image  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+# Figures are drawn with the object-oriented API (no pyplot), so writing PNGs works without a
+# display and never changes the backend a notebook or application has chosen.
+from matplotlib.figure import Figure
 
 # Class 0 (background) black, then well separated colours (Pascal VOC-like, colour-blind aware
 # enough for up to 8 classes); longer lists cycle through a generated palette.
@@ -140,8 +140,8 @@ def plot_curves(
     groups = groups or {"training": list(history)}
     groups = {t: [n for n in names if n in history] for t, names in groups.items()}
     groups = {t: names for t, names in groups.items() if names}
-    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(5 * max(len(groups), 1), 3.5),
-                             squeeze=False)
+    fig = Figure(figsize=(5 * max(len(groups), 1), 3.5))
+    axes = fig.subplots(1, max(len(groups), 1), squeeze=False)
     for ax, (title, names) in zip(axes[0], groups.items(), strict=False):
         for name in names:
             values = list(history[name])
@@ -153,7 +153,6 @@ def plot_curves(
     fig.tight_layout()
     tmp = _atomic_path(path)
     fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     os.replace(tmp, path)
     return path
 
