@@ -49,6 +49,7 @@ from tfgan_apps.metrics import (  # noqa: E402
     ssim,
 )
 from tfgan_apps.models.cyclegan import CycleGAN  # noqa: E402
+from tfgan_apps.visualize import save_image_grid  # noqa: E402
 
 STEPS_PER_EPOCH = 50
 
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-every", type=float, default=0.0,
                         help="also print test figures to stderr every N s (tuning)")
+    parser.add_argument("--samples", help="write a PNG of 8 test rows A | A->B | truth here")
     args = parser.parse_args(argv)
 
     start_wall, start_cpu = time.perf_counter(), time.process_time()
@@ -146,6 +148,11 @@ def main(argv: list[str] | None = None) -> dict:
     model.fit(train, epochs=10**6, steps_per_epoch=STEPS_PER_EPOCH, verbose=0,
               callbacks=[budget])
     train_wall, train_cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
+    if args.samples:
+        fake = from_signed_unit(model.g_ab(test["image_a"][:8] / 127.5 - 1.0)).numpy()
+        rows = [x for row in zip(test["image_a"][:8], fake, test["image_a_in_b"][:8],
+                                 strict=True) for x in row]
+        save_image_grid(np.stack(rows), args.samples, columns=3)
     steps = int(model.g_optimizer.iterations)
     report = {
         "benchmark": "quality_cyclegan",
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": steps,
         "steps_per_s": round(steps / train_wall, 2),
         "cpu_cores": os.cpu_count(),
-        "config": {k: v for k, v in vars(args).items() if k != "eval_every"},
+        "config": {k: v for k, v in vars(args).items() if k not in ("eval_every", "samples")},
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }

@@ -124,6 +124,8 @@ def _finish(
     """``(uint8 input [L, L, C], uint8 target)`` elements -> augmented, converted batches."""
     if augment and deterministic and seed is None:
         raise ValueError("deterministic=True needs an integer seed for the augmentation, got None")
+    # Unshuffled data (validation, sample grids) always comes in order: fixed examples.
+    deterministic = deterministic or not shuffle
     ds = finalize(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
                   deterministic=deterministic, drop_remainder=drop_remainder, cache=cache)
     if augment:
@@ -202,7 +204,8 @@ def load_tfds_segmentation(
         split: TFDS split (``"train"``, ``"test"``, ``"train[:10%]"``...).
         image_size: output side S.
         batch_size, shuffle, seed, deterministic, drop_remainder: see
-            :func:`tfgan_apps.data.pipelines.finalize`.
+            :func:`tfgan_apps.data.pipelines.finalize`; with ``shuffle=False`` the examples
+            always come in the dataset's order.
         augment: the paper's random jitter and mirroring (for training; see the module doc).
         data_dir: TFDS data directory.
         cache: cache the resized uint8 pairs in memory.

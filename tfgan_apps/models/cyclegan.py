@@ -73,11 +73,12 @@ class ImagePool(keras.layers.Layer):
     derives from ``(model seed, step)``: the same run makes the same choices after a resume.
 
     Distribution strategies: the pool is **one global pool**, identical on every replica. Under
-    ``N`` replicas each replica all-gathers the global batch of fakes, applies the same update
-    with the same random draws, and returns its own slice, so training with N replicas sees
-    exactly the pool of one device with the global batch; the variables use
-    ``aggregation="only_first_replica"`` (every replica computes the same value) and so can be
-    assigned in replica context. The cost is one all-gather of the fakes per step.
+    ``N`` replicas each replica gathers the global batch of fakes (an all-reduce of zero-padded
+    slices), applies the same update with the same random draws, and returns its own slice, so
+    training with N replicas sees exactly the pool of one device with the global batch; the
+    variables use ``aggregation="only_first_replica"`` (every replica computes the same value)
+    and so can be assigned in replica context. The cost is one all-reduce of the fakes per
+    step. Replicas must have equal batches (``drop_remainder=True``, as XLA needs anyway).
 
     Args:
         pool_size: number of stored images (50 in the paper); 0 disables the pool (the call
@@ -120,13 +121,19 @@ class ImagePool(keras.layers.Layer):
         context = tf.distribute.get_replica_context()
         replicas = num_replicas()
         local_batch = tf.shape(images)[0]
+        start = 0
         if context is not None and replicas > 1:
-            images = context.all_gather(images, axis=0)  # the global batch, replica-major
+            # The global batch, replica-major, on every replica. Gathered as a sum of
+            # zero-padded slices: exact, and it uses the all-reduce the gradients use anyway
+            # (``all_gather``'s collective ops clash with other strategies' in one process).
+            start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_batch
+            after = (replicas - 1) * local_batch - start
+            padded = tf.pad(images, [[start, after], [0, 0], [0, 0], [0, 0]])
+            images = context.all_reduce(tf.distribute.ReduceOp.SUM, padded)
         returned, new_pool, new_count = self.query(images, seed)
         self.images.assign(new_pool)
         self.count.assign(new_count)
         if context is not None and replicas > 1:
-            start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_batch
             returned = returned[start:start + local_batch]
         return returned
 
