@@ -53,7 +53,7 @@ TINY = {
 PINNED_DIGESTS = {
     "generation": "253e6cd1acc1cadc",
     "style": "7fe249e0d2d611d9",
-    "segmentation": "ee0d6803880e75bb",
+    "segmentation": "cfd4444290ef320f",
 }
 
 
