@@ -10,8 +10,10 @@ from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 
 @pytest.mark.parametrize("image_size", [28, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_dcgan_networks_shapes_and_ranges(image_size, channels):
-    generator = build_dcgan_generator(image_size, channels, latent_dim=16, base_filters=8)
+@pytest.mark.parametrize("upsampling", ["upsample", "transpose"])
+def test_dcgan_networks_shapes_and_ranges(image_size, channels, upsampling):
+    generator = build_dcgan_generator(image_size, channels, latent_dim=16, base_filters=8,
+                                      upsampling=upsampling)
     discriminator = build_dcgan_discriminator(image_size, channels, base_filters=8)
     z = np.random.default_rng(0).normal(size=(3, 16)).astype("float32") * 10  # saturate tanh
     images = generator(z, training=False).numpy()
@@ -32,6 +34,11 @@ def test_dcgan_base_size(size, expected):
 def test_unsupported_sizes_are_clear_errors(size):
     with pytest.raises(ValueError, match=f"image size {size} is not supported"):
         build_dcgan_generator(size)
+
+
+def test_bad_upsampling_is_a_clear_error():
+    with pytest.raises(ValueError, match="upsampling must be one of"):
+        build_dcgan_generator(32, upsampling="bilinear")
 
 
 def test_bad_channels_is_a_clear_error():

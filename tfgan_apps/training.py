@@ -69,6 +69,9 @@ class TrainConfig:
         loss: adversarial loss (``non_saturating``, ``minimax``, ``least_squares``).
         learning_rate: Adam learning rate for both networks (beta_1 0.5).
         sample_every: epochs between sample grids.
+        extra: application options (JSON-serializable): DCGAN ``upsampling``
+            (``upsample``/``transpose``); pix2pix ``masks_dir``, ``aligned_dir``,
+            ``num_classes``, ``direction``, weights; CycleGAN generator and loss weights.
     """
 
     app: str = "dcgan"
@@ -205,7 +208,8 @@ def _dcgan_model(config: TrainConfig, dataset: tf.data.Dataset) -> DCGAN:
     from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 
     return DCGAN(
-        build_dcgan_generator(image_size, channels, config.latent_dim, config.base_filters),
+        build_dcgan_generator(image_size, channels, config.latent_dim, config.base_filters,
+                              upsampling=config.extra.get("upsampling", "upsample")),
         build_dcgan_discriminator(image_size, channels, config.base_filters),
         seed=config.seed,
     )
