@@ -100,3 +100,11 @@ def test_too_small_or_wrong_channels_are_invalid_argument(exported):
         exported.signatures["b2a_image_bytes"](image_bytes=tf.constant([tiny]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least 4x4"):
         exported.signatures["a2b"](images=tf.constant(images(1, 2, 9)))
+
+
+def test_unet_generators_export_at_any_size_too(tmp_path):
+    model = CycleGAN(image_size=32, generator="unet", base_filters=2, discriminator_filters=2,
+                     pool_size=1)
+    served = tf.saved_model.load(export_saved_model(model, str(tmp_path)))
+    out = served.signatures["b2a"](images=tf.constant(images(1, 20, 45)))["images"]
+    assert out.shape == (1, 20, 45, 3) and out.dtype == tf.uint8

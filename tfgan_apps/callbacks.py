@@ -155,4 +155,5 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = getattr(self.model, "g_optimizer", None) or self.model.optimizer
         if logs is not None and optimizer is not None:
-            logs["learning_rate"] = float(optimizer.learning_rate)
+            # np.asarray: under a strategy the rate is a MirroredVariable
+            logs["learning_rate"] = float(np.asarray(optimizer.learning_rate))

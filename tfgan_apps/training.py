@@ -125,6 +125,9 @@ class TrainConfig:
 
 
 # ------------------------------------------------------------------------ strategy and XLA
+_MIRRORED_STRATEGIES: dict[tuple[str, ...] | None, tf.distribute.MirroredStrategy] = {}
+
+
 def make_strategy(name: str = "default", devices: Sequence[str] | None = None
                   ) -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy for a run.
@@ -134,11 +137,20 @@ def make_strategy(name: str = "default", devices: Sequence[str] | None = None
             (synchronous data parallelism over ``devices``, default all visible GPUs, or the
             CPU when there is none).
         devices: device names for ``mirrored``.
+
+    One ``MirroredStrategy`` per device set is made per process and reused: a second one
+    restarts TensorFlow's collective instance keys, and its all-reduces (gradients,
+    synchronized batch norm) then collide with the first one's and abort with "Shape mismatch
+    in the collective instance" (seen in TF 2.21 when a notebook or test trains twice).
     """
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(devices=list(devices) if devices else None)
+        key = tuple(devices) if devices else None
+        if key not in _MIRRORED_STRATEGIES:
+            _MIRRORED_STRATEGIES[key] = tf.distribute.MirroredStrategy(
+                devices=list(devices) if devices else None)
+        return _MIRRORED_STRATEGIES[key]
     raise ValueError(f"unknown strategy {name!r}; choose one of {STRATEGIES}")
 
 

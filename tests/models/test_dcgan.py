@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfgan_apps import DCGAN
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
+from tfgan_apps.training import make_strategy
 
 
 def tiny_dcgan(image_size=16, channels=1, latent_dim=8, base_filters=8, seed=0) -> DCGAN:
@@ -120,7 +121,7 @@ def _train_weights(strategy: tf.distribute.Strategy, steps: int = 3) -> list[np.
 
 def test_mirrored_strategy_on_two_cpus_matches_one_device():
     one = _train_weights(tf.distribute.OneDeviceStrategy("/cpu:0"))
-    mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored_strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
     assert mirrored_strategy.num_replicas_in_sync == 2
     two = _train_weights(mirrored_strategy)
     for a, b in zip(one, two, strict=True):

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfgan_apps.models.cyclegan import ImagePool
+from tfgan_apps.training import make_strategy
 
 
 def tagged(ids) -> np.ndarray:
@@ -119,7 +120,8 @@ def test_state_survives_checkpoint_save_and_restore(tmp_path):
 
 
 def test_mirrored_pool_equals_one_device_pool_on_the_global_batch():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # make_strategy shares one MirroredStrategy per process (see its docstring).
+    strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
     with strategy.scope():
         mirrored = ImagePool(6, (2, 2, 1))
     single = ImagePool(6, (2, 2, 1))

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfgan_apps.models.pix2pix import Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
+from tfgan_apps.training import make_strategy
 
 
 def disc_scenes(count: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +152,8 @@ def test_two_replicas_train_like_one_device():
     reference.compile(jit_compile=False)
     reference.fit(images, masks, batch_size=8, epochs=1, verbose=0, shuffle=False)
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # make_strategy shares one MirroredStrategy per process (see its docstring).
+    strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
     with strategy.scope():
         mirrored = small_pix2pix(dropout=0.0, seed=0)
         mirrored.set_weights(initial)
