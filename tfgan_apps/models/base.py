@@ -28,6 +28,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfgan_apps.losses import get_adversarial_loss
+
 
 def default_gan_optimizer() -> keras.optimizers.Optimizer:
     """Adam(learning_rate=2e-4, beta_1=0.5), the optimizer of DCGAN, pix2pix and CycleGAN."""
@@ -52,11 +54,17 @@ class AdversarialModel(keras.Model):
     network_names: tuple[str, ...] = ()
     #: names of the figures ``train_step`` reports (one ``keras.metrics.Mean`` each)
     tracker_names: tuple[str, ...] = ()
+    #: adversarial loss used until ``compile(loss=...)`` says otherwise (the paper's)
+    default_loss: str = "non_saturating"
+    #: adversarial losses this model accepts (None: every pair in ``tfgan_apps.losses``)
+    supported_losses: tuple[str, ...] | None = None
 
     def __init__(self, *, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seed = int(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracker_names}
+        self.loss_name = self.default_loss
+        self.adversarial_loss = get_adversarial_loss(self.loss_name)
         self.d_optimizer: keras.optimizers.Optimizer | None = None
         self.g_optimizer: keras.optimizers.Optimizer | None = None
         self._adversarial_compile_kwargs: dict[str, Any] = {}
@@ -67,6 +75,7 @@ class AdversarialModel(keras.Model):
         d_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
         g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
         *,
+        loss: str | None = None,
         jit_compile: bool = True,
         steps_per_execution: int = 1,
         run_eagerly: bool = False,
@@ -78,6 +87,8 @@ class AdversarialModel(keras.Model):
             d_optimizer: discriminator optimizer (instance, name or serialized config);
                 default Adam(2e-4, beta_1=0.5).
             g_optimizer: generator optimizer; same default.
+            loss: adversarial loss pair (``non_saturating``, ``minimax``, ``least_squares``;
+                default the model's ``default_loss``, the paper's).
             jit_compile: compile ``train_step`` with XLA. Must be False for several replicas on
                 CPU devices (see :mod:`tfgan_apps.training`).
             steps_per_execution: steps run per ``tf.function`` call.
@@ -85,7 +96,7 @@ class AdversarialModel(keras.Model):
             **adversarial_kwargs: the subclass's own compile options (e.g. ``loss``), passed to
                 :meth:`configure_losses` and saved with the compile config.
         """
-        self.configure_losses(**adversarial_kwargs)
+        self.configure_losses(loss=loss or self.default_loss, **adversarial_kwargs)
         # optimizer=None on purpose: a default optimizer would be created and, under a
         # strategy, built over every weight without ever being used.
         super().compile(
@@ -98,21 +109,26 @@ class AdversarialModel(keras.Model):
             default_gan_optimizer())
         self.g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else (
             default_gan_optimizer())
-        self._adversarial_compile_kwargs = dict(adversarial_kwargs)
+        self._adversarial_compile_kwargs = {"loss": self.loss_name, **adversarial_kwargs}
         self.build_optimizers()
 
-    def configure_losses(self, **kwargs: Any) -> None:
-        """Subclass hook: accept and validate the application's compile options."""
+    def configure_losses(self, loss: str, **kwargs: Any) -> None:
+        """Pick the adversarial loss pair; subclasses with more compile options extend this."""
         if kwargs:
             raise TypeError(f"unexpected compile arguments: {sorted(kwargs)}")
+        if self.supported_losses is not None and loss not in self.supported_losses:
+            raise ValueError(f"{type(self).__name__} loss must be one of "
+                             f"{sorted(self.supported_losses)}, got {loss!r}")
+        self.adversarial_loss = get_adversarial_loss(loss)
+        self.loss_name = loss
 
     def discriminator_variables(self) -> list:
-        """Variables updated by ``d_optimizer`` (subclass hook)."""
-        raise NotImplementedError
+        """Variables updated by ``d_optimizer``: ``self.discriminator``'s by default."""
+        return self.discriminator.trainable_variables
 
     def generator_variables(self) -> list:
-        """Variables updated by ``g_optimizer`` (subclass hook)."""
-        raise NotImplementedError
+        """Variables updated by ``g_optimizer``: ``self.generator``'s by default."""
+        return self.generator.trainable_variables
 
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables now, inside the current strategy scope."""

@@ -27,7 +27,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfgan_apps.losses import get_adversarial_loss, l1_loss
+from tfgan_apps.losses import l1_loss
 from tfgan_apps.models.base import AdversarialModel, num_replicas
 from tfgan_apps.networks import (
     build_patch_discriminator,
@@ -301,6 +301,8 @@ class CycleGAN(AdversarialModel):
     """
 
     network_names = ("g_ab", "g_ba", "d_a", "d_b")
+    default_loss = "least_squares"  # LSGAN, the paper's
+    supported_losses = tuple(_REFERENCE_LOSS_SCALES)
     tracker_names = ("g_ab_loss", "g_ba_loss", "d_a_loss", "d_b_loss", "cycle_loss",
                      "identity_loss")
 
@@ -355,8 +357,6 @@ class CycleGAN(AdversarialModel):
         self.lambda_identity = float(lambda_identity)
         self.pool_a = ImagePool(pool_size, self.image_shape, name="pool_a")
         self.pool_b = ImagePool(pool_size, self.image_shape, name="pool_b")
-        self.loss_name = "least_squares"
-        self.adversarial_loss = get_adversarial_loss(self.loss_name)
         self.built = True
 
     def _training_shape(self, image_size: int, channels: int) -> tuple[int, int, int]:
@@ -379,23 +379,6 @@ class CycleGAN(AdversarialModel):
         return tuple(int(d) for d in shape)
 
     # ---------------------------------------------------------------------------- compile
-    def configure_losses(self, loss: str = "least_squares") -> None:
-        """``loss``: ``least_squares`` (LSGAN, the paper's default) or ``non_saturating``."""
-        if loss not in _REFERENCE_LOSS_SCALES:
-            raise ValueError(
-                f"CycleGAN loss must be one of {sorted(_REFERENCE_LOSS_SCALES)}, got {loss!r}")
-        self.adversarial_loss = get_adversarial_loss(loss)
-        self.loss_name = loss
-
-    def compile(self, d_optimizer=None, g_optimizer=None, *, loss: str = "least_squares",
-                **kwargs: Any) -> None:
-        """See :meth:`AdversarialModel.compile`; ``loss`` picks the adversarial loss pair.
-
-        For the paper's learning-rate decay pass ``*cyclegan_optimizers(epochs,
-        steps_per_epoch)``; the default optimizers keep Adam(2e-4, 0.5) constant.
-        """
-        super().compile(d_optimizer, g_optimizer, loss=loss, **kwargs)
-
     def discriminator_variables(self) -> list:
         return self.d_a.trainable_variables + self.d_b.trainable_variables
 

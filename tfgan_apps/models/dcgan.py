@@ -7,7 +7,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfgan_apps.losses import get_adversarial_loss
 from tfgan_apps.models.base import AdversarialModel
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 
@@ -61,26 +60,8 @@ class DCGAN(AdversarialModel):
                 f"generator makes images of shape {self.image_shape} but the discriminator "
                 f"expects {tuple(self.discriminator.input_shape[1:])}"
             )
-        self.loss_name = "non_saturating"
-        self.adversarial_loss = get_adversarial_loss(self.loss_name)
         # The networks are functional and already built; so is this container.
         self.built = True
-
-    def configure_losses(self, loss: str = "non_saturating") -> None:
-        """``loss``: ``non_saturating`` (default), ``minimax`` or ``least_squares``."""
-        self.adversarial_loss = get_adversarial_loss(loss)
-        self.loss_name = loss
-
-    def compile(self, d_optimizer=None, g_optimizer=None, *, loss: str = "non_saturating",
-                **kwargs: Any) -> None:
-        """See :meth:`AdversarialModel.compile`; ``loss`` picks the adversarial loss pair."""
-        super().compile(d_optimizer, g_optimizer, loss=loss, **kwargs)
-
-    def discriminator_variables(self) -> list:
-        return self.discriminator.trainable_variables
-
-    def generator_variables(self) -> list:
-        return self.generator.trainable_variables
 
     def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         """``float32[batch, latent_dim]`` noise -> ``float32[batch, S, S, C]`` images in [-1, 1]."""

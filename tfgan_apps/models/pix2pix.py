@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.losses import get_adversarial_loss, l1_loss, pixel_cross_entropy_loss
+from tfgan_apps.losses import l1_loss, pixel_cross_entropy_loss
 from tfgan_apps.metrics import PixelAccuracy, SegmentationMeanIoU
 from tfgan_apps.models.base import AdversarialModel
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
@@ -146,8 +146,6 @@ class Pix2Pix(AdversarialModel):
         self.reconstruction_weight = float(
             DEFAULT_RECONSTRUCTION_WEIGHT[mode] if reconstruction_weight is None
             else reconstruction_weight)
-        self.loss_name = "non_saturating"
-        self.adversarial_loss = get_adversarial_loss(self.loss_name)
         if mode == "segmentation":
             self.pixel_accuracy = PixelAccuracy(self.num_classes, name="pixel_accuracy")
             self.mean_iou = SegmentationMeanIoU(self.num_classes, name="mean_iou")
@@ -170,23 +168,6 @@ class Pix2Pix(AdversarialModel):
     def metrics(self) -> list:
         extra = [self.pixel_accuracy, self.mean_iou] if self.mode == "segmentation" else []
         return list(self.trackers.values()) + extra
-
-    def configure_losses(self, loss: str = "non_saturating") -> None:
-        """``loss``: ``non_saturating`` (default, the paper's), ``minimax`` or
-        ``least_squares``."""
-        self.adversarial_loss = get_adversarial_loss(loss)
-        self.loss_name = loss
-
-    def compile(self, d_optimizer=None, g_optimizer=None, *, loss: str = "non_saturating",
-                **kwargs: Any) -> None:
-        """See :meth:`AdversarialModel.compile`; ``loss`` picks the adversarial loss pair."""
-        super().compile(d_optimizer, g_optimizer, loss=loss, **kwargs)
-
-    def discriminator_variables(self) -> list:
-        return self.discriminator.trainable_variables
-
-    def generator_variables(self) -> list:
-        return self.generator.trainable_variables
 
     def step_counter(self) -> tf.Tensor:
         # G is updated every step in both variants (D is not in the ablation).
