@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--base-filters", type=int, default=32, help="ngf")
     parser.add_argument("--discriminator-filters", type=int, default=64, help="ndf")
     parser.add_argument("--residual-blocks", type=int, default=6)
-    parser.add_argument("--upsampling", choices=("transpose", "resize"), default="transpose")
+    parser.add_argument("--upsampling", choices=("transpose", "upsample"), default="transpose")
     parser.add_argument("--lambda-identity", type=float, default=0.5)
     parser.add_argument("--loss", choices=("least_squares", "non_saturating"),
                         default="least_squares")

@@ -79,7 +79,7 @@ def test_resnet_generator_paper_structure():
     assert 11.37e6 < generator.count_params() < 11.39e6
 
 
-@pytest.mark.parametrize("upsampling", ["transpose", "resize"])
+@pytest.mark.parametrize("upsampling", ["transpose", "upsample"])
 def test_resnet_generator_is_fully_convolutional(upsampling):
     generator = build_resnet_generator(32, base_filters=4, num_residual_blocks=2,
                                        upsampling=upsampling)

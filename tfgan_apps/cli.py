@@ -205,6 +205,7 @@ def _cyclegan_config(args: argparse.Namespace) -> dict:
                         "--data-dir-a/--data-dir-b, not both")
     extra = {"data_dir_a": args.data_dir_a, "data_dir_b": args.data_dir_b,
              "generator": args.generator, "residual_blocks": args.residual_blocks,
+             "upsampling": args.upsampling,
              "discriminator_filters": args.discriminator_filters,
              "lambda_cycle": args.lambda_cycle, "lambda_identity": args.lambda_identity,
              "pool_size": args.pool_size, "decay_start_epoch": args.decay_start_epoch,
@@ -224,6 +225,9 @@ def _add_train_cyclegan(train_sub: argparse._SubParsersAction) -> None:
                    help="ResNet (paper; translates any size) or the pix2pix U-Net")
     p.add_argument("--residual-blocks", type=_positive_int,
                    help="ResNet blocks (default 9 at 256 px and above, else 6)")
+    p.add_argument("--upsampling", choices=["transpose", "upsample"], default="transpose",
+                   help="ResNet upsampling: transposed convolutions (paper) or nearest-neighbour "
+                   "upsampling + convolution (no checkerboard artifacts)")
     p.add_argument("--discriminator-filters", type=_positive_int,
                    help="PatchGAN width (default: --base-filters)")
     p.add_argument("--lambda-cycle", type=float, default=10.0,

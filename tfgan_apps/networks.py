@@ -450,7 +450,7 @@ def build_resnet_generator(
       code zero-pads here; reflection keeps the borders free of dark frames);
     - ``Rk``: ``x + [pad, conv3x3, IN, ReLU, pad, conv3x3, IN](x)``, reflection padded;
     - ``uk``: 3x3 stride-2 transposed convolution, instance norm, ReLU (``upsampling=
-      "resize"`` uses nearest-neighbour 2x upsampling + reflection-padded 3x3 convolution
+      "upsample"`` uses nearest-neighbour 2x upsampling + reflection-padded 3x3 convolution
       instead, which cannot make checkerboard artefacts; not the paper's);
     - a last reflection-padded 7x7 convolution to ``channels`` and tanh (in float32).
 
@@ -470,7 +470,7 @@ def build_resnet_generator(
         channels: image channels, input and output (1 or 3).
         base_filters: filters of the first layer, ``ngf`` (64 in the paper).
         num_residual_blocks: n; default 9 for ``image_size >= 256``, else 6.
-        upsampling: ``"transpose"`` (paper) or ``"resize"``.
+        upsampling: ``"transpose"`` (paper) or ``"upsample"`` (as DCGAN's option).
         fixed_size: build with input shape ``[S, S, C]`` instead of ``[None, None, C]``.
         name: model name.
 
@@ -492,8 +492,8 @@ def build_resnet_generator(
             f"image size {image_size!r} is not supported by the ResNet generator: it must be a "
             "multiple of 4, at least 8 (it is downsampled twice by 2)"
         )
-    if upsampling not in ("transpose", "resize"):
-        raise ValueError(f"upsampling must be 'transpose' or 'resize', got {upsampling!r}")
+    if upsampling not in ("transpose", "upsample"):
+        raise ValueError(f"upsampling must be 'transpose' or 'upsample', got {upsampling!r}")
     if fixed_size and image_size is None:
         raise ValueError("fixed_size=True needs an image_size")
     blocks = default_residual_blocks(image_size) if num_residual_blocks is None else int(

@@ -350,6 +350,7 @@ def _cyclegan_model(config: TrainConfig, dataset: tf.data.Dataset) -> Adversaria
         base_filters=config.base_filters,
         discriminator_filters=extra.get("discriminator_filters") or config.base_filters,
         num_residual_blocks=extra.get("residual_blocks"),
+        upsampling=extra.get("upsampling", "transpose"),
         lambda_cycle=extra.get("lambda_cycle", 10.0),
         lambda_identity=extra.get("lambda_identity", 0.5),
         pool_size=extra.get("pool_size", 50), seed=config.seed,

@@ -287,7 +287,7 @@ class CycleGAN(AdversarialModel):
         discriminator_layers: stride-2 layers of the PatchGANs (3: 70x70 patches; 2 for
             images smaller than 32 px).
         num_residual_blocks: ResNet blocks (default 9 at >= 256 px, else 6).
-        upsampling: ResNet generator upsampling, ``"transpose"`` (paper) or ``"resize"``.
+        upsampling: ResNet generator upsampling, ``"transpose"`` (paper) or ``"upsample"``.
         lambda_cycle: weight of the cycle-consistency loss (10).
         lambda_identity: identity-loss weight as a fraction of `lambda_cycle` (0.5; 0 disables).
         pool_size: images per :class:`ImagePool` (50; 0 feeds the newest fakes directly).
