@@ -58,7 +58,7 @@ def add_common_train_flags(parser: argparse.ArgumentParser) -> None:
     """Flags every ``train`` subcommand shares (DCGAN, pix2pix, CycleGAN)."""
     parser.add_argument("--image-size", type=_positive_int, help="model resolution S")
     parser.add_argument("--batch-size", type=_positive_int, default=64,
-                        help="global batch size (default 64)")
+                        help="global batch size (default %(default)s)")
     parser.add_argument("--epochs", type=_positive_int, default=5)
     parser.add_argument("--steps-per-epoch", type=_positive_int,
                         help="steps per epoch (default: one pass over the data)")
