@@ -204,6 +204,10 @@ class Recipe:
 
 
 def _dcgan_datasets(config: TrainConfig) -> tuple[tf.data.Dataset, None]:
+    if config.image_size:
+        from tfgan_apps.networks import dcgan_base_size
+
+        dcgan_base_size(config.image_size)  # refuse e.g. 30 before preparing any data
     image_size = config.image_size or (64 if config.data_dir else None)
     dataset = load_generation_dataset(
         config.dataset, data_dir_images=config.data_dir, image_size=image_size,
