@@ -46,6 +46,13 @@ def test_train_export_segment_on_the_builtin_dataset(tmp_path):
         assert len(history[key]) == 2, key
     config = json.loads((run_dir / "config.json").read_text())
     assert config["extra"]["num_classes"] == 4 and config["extra"]["mode"] == "segmentation"
+    # The final report: per-class IoU on the validation (test) split, by class name.
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert list(evaluation["per_class_iou"]) == ["background", "disc", "square", "triangle"]
+    assert 0.0 <= evaluation["mean_iou"] <= 1.0 and 0.0 <= evaluation["pixel_accuracy"] <= 1.0
+    confusion = np.asarray(evaluation["confusion_matrix"])
+    assert confusion.shape == (4, 4) and confusion.sum() == 1000 * 32 * 32  # every test pixel
+    assert "IoU per class:" in done.stdout and "triangle" in done.stdout
     # 8 rows of input | true mask | predicted mask, 32 px tiles, 2 px padding.
     grid = np.asarray(Image.open(run_dir / "samples" / "epoch_0002.png"))
     assert grid.shape[:2] == (8 * 34 + 2, 3 * 34 + 2)

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tfgan_apps import DCGAN
 from tfgan_apps.export import existing_versions, export_saved_model, next_version
-from tfgan_apps.export.dcgan import images_to_uint8
+from tfgan_apps.export.image_io import images_to_uint8
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 from tfgan_apps.serving import generate_images, resolve_model_dir
 

@@ -96,8 +96,28 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"  model:        {result.model_path}")
     print(f"  samples:      {result.samples_dir}/")
     print(f"  loss curves:  {os.path.join(result.run_dir, 'loss_curves.png')}")
+    if result.evaluation:
+        print(f"  evaluation:   {os.path.join(result.run_dir, 'evaluation.json')}")
+        for line in _format_evaluation(result.evaluation):
+            print(f"    {line}")
     print(f"export it with: {PROG} export {result.run_dir}")
     return 0
+
+
+def _format_evaluation(evaluation: dict) -> list[str]:
+    """Readable lines of a run's ``evaluation.json`` (per-class IoU as a small table)."""
+    lines = [f"{evaluation.get('split', 'validation')} split:"]
+    for key in ("mean_iou", "pixel_accuracy", "l1_loss"):
+        if key in evaluation:
+            lines.append(f"  {key:<16}{evaluation[key]:.4f}")
+    per_class = evaluation.get("per_class_iou") or {}
+    if per_class:
+        lines.append("  IoU per class:")
+        width = max(len(name) for name in per_class)
+        for name, value in per_class.items():
+            shown = "n/a (absent)" if value is None else f"{value:.4f}"
+            lines.append(f"    {name:<{width}}  {shown}")
+    return lines
 
 
 def _dcgan_config(args: argparse.Namespace) -> dict:

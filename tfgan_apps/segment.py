@@ -17,8 +17,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfgan_apps.data.pipelines import list_image_files
-from tfgan_apps.serving import load_saved_model, signature
+from tfgan_apps.serving import error_reason, load_saved_model, map_output_paths, signature
 from tfgan_apps.visualize import SEGMENTATION_PALETTE, overlay_mask, save_png
 
 
@@ -35,38 +34,6 @@ def save_indexed_png(mask: np.ndarray, path: str,
     image.save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
-
-
-def error_reason(error: tf.errors.OpError) -> str:
-    """The meaningful line of a TensorFlow runtime error (not "Graph execution error")."""
-    for line in error.message.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("Graph execution error", "Detected at node", "<stack",
-                                         "[[")):
-            continue
-        if line.startswith("assertion failed: ["):
-            line = line[len("assertion failed: ["):].split("]")[0]
-        return line
-    return error.message.strip().splitlines()[0] if error.message.strip() else repr(error)
-
-
-def _output_paths(input_path: str, output_path: str) -> list[tuple[str, str]]:
-    if os.path.isdir(input_path):
-        files = list_image_files(input_path)
-        if not files:
-            raise ValueError(f"no images (.png, .jpg, ...) under {input_path}")
-        if os.path.isfile(output_path):
-            raise ValueError(f"INPUT {input_path} is a folder, so OUTPUT must be a folder, but "
-                             f"{output_path} is a file")
-        return [(f, os.path.join(output_path,
-                                 os.path.splitext(os.path.relpath(f, input_path))[0] + ".png"))
-                for f in files]
-    if not os.path.exists(input_path):
-        raise FileNotFoundError(f"INPUT {input_path} does not exist")
-    if os.path.isdir(output_path) or output_path.endswith(os.sep):
-        name = os.path.splitext(os.path.basename(input_path))[0] + ".png"
-        return [(input_path, os.path.join(output_path, name))]
-    return [(input_path, output_path)]
 
 
 def segment_paths(
@@ -97,7 +64,7 @@ def segment_paths(
     """
     model = load_saved_model(model_dir)
     segment = signature(model, "segment_image_bytes", model_dir)
-    pairs = _output_paths(input_path, output_path)
+    pairs = map_output_paths(input_path, output_path)
     written, failed = [], []
     for source, target in pairs:
         with open(source, "rb") as f:

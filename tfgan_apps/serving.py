@@ -11,6 +11,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfgan_apps.data.pipelines import list_image_files
 from tfgan_apps.export import existing_versions
 
 
@@ -80,3 +81,44 @@ def generate_images(model_dir: str, num: int, seed: int = 0) -> np.ndarray:
         raise ValueError(f"{model_dir} does not take noise 'z': it is not a DCGAN export")
     z = tf.random.stateless_normal((num, int(spec.shape[-1])), seed=[seed, 0x5EED])
     return serve(z=z)["images"].numpy()
+
+
+def error_reason(error: tf.errors.OpError) -> str:
+    """The meaningful line of a TensorFlow runtime error (not "Graph execution error")."""
+    for line in error.message.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("Graph execution error", "Detected at node", "<stack",
+                                         "[[")):
+            continue
+        if line.startswith("assertion failed: ["):
+            line = line[len("assertion failed: ["):].split("]")[0]
+        return line
+    return error.message.strip().splitlines()[0] if error.message.strip() else repr(error)
+
+
+def map_output_paths(input_path: str, output_path: str) -> list[tuple[str, str]]:
+    """``(input file, output PNG path)`` for an image file or every image under a folder.
+
+    A folder INPUT needs a folder OUTPUT (its sub-folders are mirrored); a file INPUT writes to
+    OUTPUT, or to ``OUTPUT/NAME.png`` when OUTPUT is an existing folder or ends in a separator.
+
+    Raises:
+        ValueError: a folder with no images, or a folder INPUT with a file OUTPUT.
+        FileNotFoundError: INPUT does not exist.
+    """
+    if os.path.isdir(input_path):
+        files = list_image_files(input_path)
+        if not files:
+            raise ValueError(f"no images (.png, .jpg, ...) under {input_path}")
+        if os.path.isfile(output_path):
+            raise ValueError(f"INPUT {input_path} is a folder, so OUTPUT must be a folder, but "
+                             f"{output_path} is a file")
+        return [(f, os.path.join(output_path,
+                                 os.path.splitext(os.path.relpath(f, input_path))[0] + ".png"))
+                for f in files]
+    if not os.path.exists(input_path):
+        raise FileNotFoundError(f"INPUT {input_path} does not exist")
+    if os.path.isdir(output_path) or output_path.endswith(os.sep):
+        name = os.path.splitext(os.path.basename(input_path))[0] + ".png"
+        return [(input_path, os.path.join(output_path, name))]
+    return [(input_path, output_path)]

@@ -20,8 +20,9 @@ import tensorflow as tf
 
 from tfgan_apps.data.pipelines import decode_image
 from tfgan_apps.export.cyclegan import DIRECTIONS
+from tfgan_apps.export.image_io import images_to_uint8
 from tfgan_apps.inference import MIN_INPUT_SIZE, translate
-from tfgan_apps.segment import _output_paths, error_reason
+from tfgan_apps.serving import error_reason, map_output_paths
 from tfgan_apps.visualize import save_png
 
 
@@ -32,8 +33,7 @@ class _SignatureGenerator:
         self.function = function
 
     def __call__(self, images: Any, training: bool = False) -> tf.Tensor:
-        scaled = tf.round((tf.convert_to_tensor(images, tf.float32) + 1.0) * 127.5)
-        uint8 = tf.cast(tf.clip_by_value(scaled, 0.0, 255.0), tf.uint8)
+        uint8 = images_to_uint8(images)
         return tf.cast(self.function(images=uint8)["images"], tf.float32) / 127.5 - 1.0
 
 
@@ -93,7 +93,7 @@ def translate_paths(
     if tile is not None and (tile < 8 or tile % 4):
         raise ValueError(f"--tile must be a multiple of 4, at least 8, got {tile}")
     generator = load_translator(model_dir, direction)
-    pairs = _output_paths(input_path, output_path)
+    pairs = map_output_paths(input_path, output_path)
     written = []
     for source, target in pairs:
         try:

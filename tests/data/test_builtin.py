@@ -29,7 +29,7 @@ REGISTERED = {  # name: (app, image_size, num_train, num_test)
     "generation_128": ("generation", 128, 2000, 200),
     "style": ("style", 64, 2000, 200),
     "style_128": ("style", 128, 1000, 100),
-    "segmentation": ("segmentation", 64, 3000, 300),
+    "segmentation": ("segmentation", 64, 10000, 1000),
     "segmentation_128": ("segmentation", 128, 1000, 100),
 }
 FEATURES = {  # app: {feature: channels of its uint8 [S, S, C] image, None for a scalar}
@@ -89,8 +89,8 @@ def test_registered_configs_and_features(tmp_path):
             num_train,
             num_test,
         )
-        assert str(builder.info.version) == "1.0.0"
-        assert "1.0.0" in TfganShapes.RELEASE_NOTES
+        assert str(builder.info.version) == "1.1.0"
+        assert "1.1.0" in TfganShapes.RELEASE_NOTES
         features = builder.info.features
         assert set(features.keys()) == set(FEATURES[app])
         for key, channels in FEATURES[app].items():
@@ -269,8 +269,9 @@ def test_tfds_load_with_supervised_keys(tmp_path):
 
 
 @pytest.mark.slow
-def test_tfds_load_registered_config_by_name(tmp_path):
-    dataset = tfds.load("tfgan_shapes/segmentation", split="test", data_dir=str(tmp_path))
+def test_tfds_load_registered_config_by_name():
+    # The session's TFDS_DATA_DIR (conftest), so the 11k-example preparation is shared.
+    dataset = tfds.load("tfgan_shapes/segmentation", split="test")
     example = next(iter(tfds.as_numpy(dataset)))
     expected = render_example(TfganShapes.builder_configs["segmentation"], "test", 0)
     np.testing.assert_array_equal(example["image"], expected["image"])

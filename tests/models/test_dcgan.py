@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -37,6 +39,17 @@ def test_train_step_reports_the_documented_figures():
     assert 0.0 < history.history["d_real"][0] < 1.0
     assert 0.0 < history.history["d_fake"][0] < 1.0
     assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 2
+
+
+def test_fit_on_a_dataset_takes_its_order_without_a_shuffle_warning():
+    model = tiny_dcgan()
+    model.compile(jit_compile=False)
+    dataset = tf.data.Dataset.from_tensor_slices(pattern_images(32)).batch(16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(dataset, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]
+    assert int(model.g_optimizer.iterations) == 2
 
 
 def test_compile_builds_optimizers_before_the_first_step():

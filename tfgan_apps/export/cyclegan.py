@@ -10,9 +10,9 @@
   of different sizes can share a request.
 
 Bad input (bytes that are not an image, a side under 4 pixels, not 3 channels, more than
-``MAX_IMAGE_PIXELS``) fails with an ``InvalidArgument`` error that says so. Everything is
-traced without XLA (TF Serving disables it). Names ending in ``_bytes`` are the ones TF
-Serving's REST API base64-wraps.
+:data:`tfgan_apps.export.image_io.MAX_IMAGE_PIXELS`) fails with an ``InvalidArgument`` error
+that says so. Everything is traced without XLA (TF Serving disables it). Names ending in
+``_bytes`` are the ones TF Serving's REST API base64-wraps.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfgan_apps.export.dcgan import images_to_uint8
-from tfgan_apps.export.pix2pix import _decode
+from tfgan_apps.export.image_io import decode_image_bytes, images_to_uint8
 from tfgan_apps.inference import MIN_INPUT_SIZE, fixed_input_size, translate_any_size
 
 DIRECTIONS = ("a2b", "b2a")
@@ -69,7 +68,8 @@ def build_cyclegan_archive(model: keras.Model) -> keras.export.ExportArchive:
         @tf.function(input_signature=[bytes_spec], jit_compile=False)
         def translate_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
             def one(encoded):
-                return tf.io.encode_png(translate_uint8(generator, _decode(encoded)[None])[0])
+                image = decode_image_bytes(encoded)[None]
+                return tf.io.encode_png(translate_uint8(generator, image)[0])
 
             return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
 

@@ -11,16 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-
-def images_to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """float32 images in [-1, 1] -> uint8 in [0, 255] (rounded, clipped)."""
-    scaled = tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5)
-    return tf.cast(tf.clip_by_value(scaled, 0.0, 255.0), tf.uint8)
-
-
-def encode_png_batch(images: tf.Tensor) -> tf.Tensor:
-    """``uint8[batch, H, W, C]`` -> ``string[batch]`` of PNG files."""
-    return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
+from tfgan_apps.export.image_io import encode_png_batch, images_to_uint8
 
 
 def build_dcgan_archive(model: keras.Model) -> keras.export.ExportArchive:

@@ -27,40 +27,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfgan_apps.export.dcgan import images_to_uint8
-
-#: Decoded images larger than this many pixels are refused (decompression-bomb guard).
-MAX_IMAGE_PIXELS = 64 * 1024 * 1024
-
-
-def _check_image_batch(images: tf.Tensor) -> list[tf.Operation]:
-    shape = tf.shape(images)
-    return [
-        tf.debugging.assert_equal(shape[-1], 3, message="images must have 3 channels (RGB)"),
-        tf.debugging.assert_positive(
-            tf.minimum(shape[1], shape[2]),
-            message="images must have a height and width of at least 1 pixel"),
-    ]
-
-
-def _decode(image_bytes: tf.Tensor) -> tf.Tensor:
-    """One encoded image (scalar string) -> uint8 ``[H, W, 3]``, or InvalidArgument."""
-    checks = [tf.debugging.assert_greater(
-        tf.strings.length(image_bytes), 0, message="image_bytes is empty: expected the bytes "
-        "of a PNG, JPEG, BMP or GIF file")]
-    with tf.control_dependencies(checks):
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    shape = tf.shape(image)
-    checks = [
-        tf.debugging.assert_positive(tf.minimum(shape[0], shape[1]),
-                                     message="the image has a zero width or height"),
-        tf.debugging.assert_less_equal(
-            tf.cast(shape[0], tf.int64) * tf.cast(shape[1], tf.int64),
-            tf.constant(MAX_IMAGE_PIXELS, tf.int64),
-            message=f"the image has more than {MAX_IMAGE_PIXELS} pixels"),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(image)
+from tfgan_apps.export.image_io import check_image_batch, decode_image_bytes, images_to_uint8
 
 
 def _to_model_input(images: tf.Tensor, size: int) -> tf.Tensor:
@@ -73,7 +40,7 @@ def segment_images(generator: keras.Model, images: tf.Tensor) -> dict[str, tf.Te
     """uint8 ``[batch, H, W, 3]`` -> ``{"mask": int32[batch, H, W], "probabilities":
     float32[batch, H, W, K]}`` with a segmentation U-Net of fixed size S (see module doc)."""
     images = tf.convert_to_tensor(images)
-    with tf.control_dependencies(_check_image_batch(images)):
+    with tf.control_dependencies(check_image_batch(images)):
         size = int(generator.input_shape[1])
         height, width = tf.shape(images)[1], tf.shape(images)[2]
         logits = generator(_to_model_input(images, size), training=False)
@@ -87,7 +54,7 @@ def segment_images(generator: keras.Model, images: tf.Tensor) -> dict[str, tf.Te
 def translate_images(generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
     """uint8 ``[batch, H, W, 3]`` -> uint8 ``[batch, H, W, 3]`` with a tanh U-Net of size S."""
     images = tf.convert_to_tensor(images)
-    with tf.control_dependencies(_check_image_batch(images)):
+    with tf.control_dependencies(check_image_batch(images)):
         size = int(generator.input_shape[1])
         height, width = tf.shape(images)[1], tf.shape(images)[2]
         outputs = generator(_to_model_input(images, size), training=False)
@@ -116,7 +83,7 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
         @tf.function(input_signature=[bytes_spec], jit_compile=False)
         def segment_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
             def one(encoded):
-                mask = segment_images(generator, _decode(encoded)[None])["mask"][0]
+                mask = segment_images(generator, decode_image_bytes(encoded)[None])["mask"][0]
                 return tf.io.encode_png(tf.cast(mask, tf.uint8)[..., None])
 
             return {"mask_png_bytes": tf.map_fn(one, image_bytes,
@@ -133,7 +100,8 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
     @tf.function(input_signature=[bytes_spec], jit_compile=False)
     def translate_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         def one(encoded):
-            return tf.io.encode_png(translate_images(generator, _decode(encoded)[None])[0])
+            image = decode_image_bytes(encoded)[None]
+            return tf.io.encode_png(translate_images(generator, image)[0])
 
         return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
 

@@ -153,6 +153,16 @@ class AdversarialModel(keras.Model):
             **config,
         )
 
+    def fit(self, x: Any = None, *args: Any, **kwargs: Any) -> keras.callbacks.History:
+        """``keras.Model.fit``; a ``tf.data.Dataset`` is taken in its own order by default.
+
+        Keras ignores ``shuffle`` for datasets but warns when it is left at its default (True)
+        on every ``fit``; this package's pipelines shuffle with their own seed instead.
+        """
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     # ------------------------------------------------------------------- train_step helpers
     @property
     def metrics(self) -> list:
