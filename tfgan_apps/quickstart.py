@@ -23,8 +23,9 @@ QUICKSTART_CONFIGS: dict[str, TrainConfig] = {
                          batch_size=64, epochs=6, steps_per_epoch=150, latent_dim=64,
                          base_filters=48),
     # pix2pix segmentation of the built-in shapes (64x64, 4 classes), with the cGAN term;
-    # ~3 min: masks take shape, classes are still mixed (benchmarks/quality_pix2pix.py reaches
-    # mean IoU 0.9 in 10 min). No XLA: slower than oneDNN for the U-Net on CPU.
+    # ~5 min: masks take shape, classes are still mixed (measured test mIoU 0.58;
+    # benchmarks/quality_pix2pix.py reaches 0.94 in 10 min). No XLA: slower than oneDNN for
+    # the U-Net on CPU.
     "pix2pix": TrainConfig(app="pix2pix", dataset="builtin", image_size=64, batch_size=16,
                            epochs=6, steps_per_epoch=250, base_filters=32, learning_rate=1e-3,
                            xla=False, extra={"dropout": 0.0}),
