@@ -41,11 +41,8 @@ if "tensorflow" not in sys.modules:
 
 from tfgan_apps import losses, networks, visualize  # noqa: E402
 from tfgan_apps.data import builtin  # noqa: E402,F401  (registers tfgan_shapes with TFDS)
-from tfgan_apps.data.paired import (  # noqa: E402
-    load_aligned_pairs,
-    load_folder_pairs,
-    load_tfds_segmentation,
-)
+from tfgan_apps.data.paired import load_tfds_segmentation  # noqa: E402
+from tfgan_apps.data.paired_folders import load_aligned_pairs, load_folder_pairs  # noqa: E402
 from tfgan_apps.data.pipelines import (  # noqa: E402
     load_generation_dataset,
     load_image_folder,

@@ -18,13 +18,15 @@ from PIL import Image
 from tfgan_apps.data.paired import (
     OXFORD_PET_CLASS_NAMES,
     jitter_load_size,
+    load_tfds_segmentation,
+    random_crop_and_flip,
+    segmentation_class_names,
+)
+from tfgan_apps.data.paired_folders import (
     load_aligned_pairs,
     load_folder_pairs,
-    load_tfds_segmentation,
     match_image_mask_pairs,
-    random_crop_and_flip,
     read_mask_ids,
-    segmentation_class_names,
 )
 
 # ----------------------------------------------------------------------------- helpers

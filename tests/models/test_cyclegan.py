@@ -220,7 +220,9 @@ def _weights_after_training(strategy: tf.distribute.Strategy) -> list[np.ndarray
     with strategy.scope():
         keras.utils.set_random_seed(42)
         model = tiny_cyclegan(seed=11, pool_size=6)
-        model.compile(jit_compile=False)
+        # SGD, not Adam: Adam's step ignores the gradient's scale, so it would hide a wrong
+        # per-replica loss scaling.
+        model.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
     return _trained_weights(model)
 

@@ -127,7 +127,9 @@ def _train_weights(strategy: tf.distribute.Strategy, steps: int = 3) -> list[np.
     with strategy.scope():
         keras.utils.set_random_seed(42)
         model = tiny_dcgan(seed=11)
-        model.compile(jit_compile=False)
+        # SGD, not Adam: Adam's step ignores the gradient's scale, so it would hide a wrong
+        # per-replica loss scaling.
+        model.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
     return [np.asarray(v) for v in model.generator.weights + model.discriminator.weights]
 

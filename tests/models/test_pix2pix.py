@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -144,12 +145,18 @@ def test_constructor_validates_arguments():
                 build_patch_discriminator(32, 3, 3, base_filters=4))
 
 
+def _sgd() -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    # SGD, not Adam: Adam's step ignores the gradient's scale (so it would hide a wrong
+    # per-replica loss scaling) and its first step turns noise-level gradients into +-lr.
+    return keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3)
+
+
 def test_two_replicas_train_like_one_device():
     """MirroredStrategy on two logical CPUs (no XLA) takes the same step as one device."""
     images, masks = disc_scenes(8, seed=4)
     reference = small_pix2pix(dropout=0.0, seed=0)  # dropout off: its draws are per replica
     initial = reference.get_weights()
-    reference.compile(jit_compile=False)
+    reference.compile(*_sgd(), jit_compile=False)
     reference.fit(images, masks, batch_size=8, epochs=1, verbose=0, shuffle=False)
 
     # make_strategy shares one MirroredStrategy per process (see its docstring).
@@ -157,7 +164,7 @@ def test_two_replicas_train_like_one_device():
     with strategy.scope():
         mirrored = small_pix2pix(dropout=0.0, seed=0)
         mirrored.set_weights(initial)
-        mirrored.compile(jit_compile=False)
+        mirrored.compile(*_sgd(), jit_compile=False)
     dataset = tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)
     mirrored.fit(dataset, epochs=1, verbose=0)
     for expected, got in zip(reference.get_weights(), mirrored.get_weights(), strict=True):

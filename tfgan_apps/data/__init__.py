@@ -1,11 +1,7 @@
 """Data sources: the built-in offline TFDS dataset (``builtin``) and tf.data pipelines."""
 
-from tfgan_apps.data.paired import (
-    load_aligned_pairs,
-    load_folder_pairs,
-    load_pix2pix_data,
-    load_tfds_segmentation,
-)
+from tfgan_apps.data.paired import load_pix2pix_data, load_tfds_segmentation
+from tfgan_apps.data.paired_folders import load_aligned_pairs, load_folder_pairs
 from tfgan_apps.data.pipelines import (
     IMAGE_EXTENSIONS,
     decode_image,
