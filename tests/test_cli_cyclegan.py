@@ -78,7 +78,7 @@ def test_train_on_two_folders(tmp_path):
                    "--data-dir-b", str(tmp_path / "b"), "--output", str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["app"] == "cyclegan" and config["extra"]["data_dir_a"] == str(tmp_path / "a")
+    assert config["app"] == "cyclegan" and config["options"]["data_dir_a"] == str(tmp_path / "a")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -45,7 +45,9 @@ def test_train_export_segment_on_the_builtin_dataset(tmp_path):
                 "val_iou_class_3", "d_loss"):
         assert len(history[key]) == 2, key
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["extra"]["num_classes"] == 4 and config["extra"]["mode"] == "segmentation"
+    data = config["resolved"]["data"]
+    assert data["num_classes"] == 4 and data["mode"] == "segmentation"
+    assert config["batch_size"] == 4 and config["xla"] is False
     # The final report: per-class IoU on the validation (test) split, by class name.
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     assert list(evaluation["per_class_iou"]) == ["background", "disc", "square", "triangle"]

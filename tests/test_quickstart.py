@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from tfgan_apps.quickstart import QUICKSTART_CONFIGS, quickstart
+from tfgan_apps import APPLICATIONS, UserError
+from tfgan_apps.quickstart import quickstart
 
 
 @pytest.mark.slow
@@ -15,7 +16,7 @@ def test_quickstart_trains_pictures_and_exports_every_application(tmp_path):
     results = quickstart(runs_root=str(tmp_path / "runs"),
                          export_dir=str(tmp_path / "saved_models"),
                          epochs_scale=0.001, report=lines.append)
-    assert [r.app for r in results] == list(QUICKSTART_CONFIGS)
+    assert [r.app for r in results] == list(APPLICATIONS)
     for r in results:
         assert os.listdir(r.samples), r.app
         assert os.path.isfile(r.loss_curves), r.app
@@ -25,5 +26,5 @@ def test_quickstart_trains_pictures_and_exports_every_application(tmp_path):
 
 
 def test_unknown_quickstart_app(tmp_path):
-    with pytest.raises(ValueError, match="unknown application"):
+    with pytest.raises(UserError, match="unknown application"):
         quickstart(["vae"], runs_root=str(tmp_path))

@@ -11,20 +11,21 @@ import keras
 import pytest
 import tensorflow as tf
 
-from tfgan_apps.training import TrainConfig, make_strategy, resolve_xla, train
+from tfgan_apps import TrainConfig, UserError, train
+from tfgan_apps.training import make_strategy, resolve_xla
 
 
 def tiny_config(tmp_path, **overrides) -> TrainConfig:
-    settings = dict(app="dcgan", dataset="builtin", image_size=16, channels=1, batch_size=8,
+    settings = dict(dataset="builtin", image_size=16, channels=1, batch_size=8,
                     epochs=2, steps_per_epoch=2, latent_dim=8, base_filters=8,
                     output=str(tmp_path / "run"), xla=False)
     settings.update(overrides)
-    return TrainConfig(**settings)
+    return TrainConfig.create(settings.pop("app", "dcgan"), **settings)
 
 
 def test_xla_is_refused_for_several_cpu_replicas():
     mirrored = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
-    with pytest.raises(ValueError, match="use --no-xla"):
+    with pytest.raises(ValueError, match="--no-xla"):
         resolve_xla(True, mirrored)
     assert resolve_xla(None, mirrored) is False
     assert resolve_xla(False, mirrored) is False
@@ -35,14 +36,18 @@ def test_xla_is_refused_for_several_cpu_replicas():
 
 @pytest.mark.parametrize("field,value,message", [
     ("batch_size", 0, "batch_size must be a positive integer"),
-    ("channels", 2, "channels must be 1 or 3"),
+    ("channels", 2, r"channels must be one of \[1, 3\]"),
     ("strategy", "tpu", "unknown strategy 'tpu'"),
-    ("app", "vae", "unknown application 'vae'"),
     ("learning_rate", -1.0, "learning_rate must be positive"),
 ])
 def test_config_validation(tmp_path, field, value, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         tiny_config(tmp_path, **{field: value}).validate()
+
+
+def test_unknown_application(tmp_path):
+    with pytest.raises(UserError, match="unknown application 'vae'"):
+        tiny_config(tmp_path, app="vae")
 
 
 def test_train_writes_the_run_directory(tmp_path):
@@ -85,7 +90,7 @@ import sys
 import keras, numpy as np, pytest
 sys.path.insert(0, {tests!r})
 from test_training import _Crash, tiny_config
-from tfgan_apps.training import train
+from tfgan_apps import train
 import pathlib
 tmp = pathlib.Path({tmp!r})
 whole = train(tiny_config(tmp / "whole", epochs=3, deterministic=True), verbose=0)

@@ -9,24 +9,20 @@ import sys
 
 import pytest
 
-from tfgan_apps.training import TrainConfig, train
+from tfgan_apps import TrainConfig, train
 
 
 def tiny_cyclegan_config(tmp_path, **overrides) -> TrainConfig:
-    settings = dict(app="cyclegan", dataset="builtin", image_size=32, batch_size=1, epochs=2,
-                    steps_per_epoch=3, base_filters=4, loss="least_squares",
-                    output=str(tmp_path / "run"), xla=False,
-                    extra={"residual_blocks": 1, "pool_size": 2, "discriminator_filters": 4})
+    settings = dict(dataset="builtin", image_size=32, epochs=2, steps_per_epoch=3,
+                    base_filters=4, output=str(tmp_path / "run"), xla=False,
+                    num_residual_blocks=1, pool_size=2, discriminator_filters=4)
     settings.update(overrides)
-    return TrainConfig(**settings)
+    return TrainConfig.create("cyclegan", **settings)
 
 
 @pytest.mark.slow
 def test_train_cyclegan_writes_the_run_and_follows_the_schedule(tmp_path):
-    result = train(tiny_cyclegan_config(tmp_path, epochs=4,
-                                        extra={"residual_blocks": 1, "pool_size": 2,
-                                               "discriminator_filters": 4,
-                                               "decay_start_epoch": 1}), verbose=0)
+    result = train(tiny_cyclegan_config(tmp_path, epochs=4, decay_start_epoch=1), verbose=0)
     for name in ("config.json", "history.json", "loss_curves.png", "model.keras",
                  "samples/epoch_0001.png", "samples/epoch_0004.png"):
         assert os.path.isfile(os.path.join(result.run_dir, name)), name
@@ -36,6 +32,8 @@ def test_train_cyclegan_writes_the_run_and_follows_the_schedule(tmp_path):
     assert int(result.model.pool_a.count) == 2
     config = json.load(open(os.path.join(result.run_dir, "config.json")))
     assert config["image_size"] == 32 and config["resolved"]["model_class"] == "CycleGAN"
+    # the application's defaults, as the CLI's: LSGAN at batch 1
+    assert config["batch_size"] == 1 and config["options"]["loss"] == "least_squares"
 
 
 _EXACT_RESUME = """
@@ -44,7 +42,7 @@ import numpy as np
 sys.path.insert(0, {tests!r})
 from test_training import _Crash
 from test_training_cyclegan import tiny_cyclegan_config
-from tfgan_apps.training import train
+from tfgan_apps import train
 tmp = pathlib.Path({tmp!r})
 whole = train(tiny_cyclegan_config(tmp / "whole", epochs=3, deterministic=True), verbose=0)
 config = tiny_cyclegan_config(tmp / "split", epochs=3, deterministic=True)

@@ -40,6 +40,20 @@ if "tensorflow" not in sys.modules:
         tensorflow.config.list_physical_devices()  # CUDA probing logs its failure on CPU hosts
 
 from tfgan_apps import losses, networks, visualize  # noqa: E402
+from tfgan_apps.apps import (  # noqa: E402
+    APPLICATIONS,
+    application_for_model,
+    export_run,
+    export_saved_model,
+    get_application,
+    train,
+)
+from tfgan_apps.config import (  # noqa: E402
+    CycleGANOptions,
+    DCGANOptions,
+    Pix2PixOptions,
+    TrainConfig,
+)
 from tfgan_apps.data import builtin  # noqa: E402,F401  (registers tfgan_shapes with TFDS)
 from tfgan_apps.data.paired import load_tfds_segmentation  # noqa: E402
 from tfgan_apps.data.paired_folders import load_aligned_pairs, load_folder_pairs  # noqa: E402
@@ -53,20 +67,30 @@ from tfgan_apps.data.unpaired import (  # noqa: E402
     load_tfds_unpaired,
     load_unpaired_folders,
 )
-from tfgan_apps.export import export_run, export_saved_model, load_run_model  # noqa: E402
+from tfgan_apps.errors import UserError, UserPathError  # noqa: E402
 from tfgan_apps.models import (  # noqa: E402
     DCGAN,
     AdversarialModel,
     CycleGAN,
+    Pix2Pix,
     cyclegan_optimizers,
 )
-from tfgan_apps.models.pix2pix import Pix2Pix  # noqa: E402
-from tfgan_apps.training import TrainConfig, TrainResult, train  # noqa: E402
+from tfgan_apps.runs import RunDirectory, load_run_model  # noqa: E402
+from tfgan_apps.training import TrainResult  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APPLICATIONS",
     "CycleGAN",
+    "CycleGANOptions",
+    "DCGANOptions",
+    "Pix2PixOptions",
+    "RunDirectory",
+    "UserError",
+    "UserPathError",
+    "application_for_model",
+    "get_application",
     "DCGAN",
     "AdversarialModel",
     "cyclegan_optimizers",

@@ -1,27 +1,32 @@
 """``tfgan-apps`` command line: parses arguments and calls the library.
 
-User errors (bad flag values, missing paths, unknown datasets, unreadable models) print one
-line to stderr and exit with status 2, without a traceback (set ``TFGAN_APPS_DEBUG=1`` to see
-the traceback instead).
+User errors (:class:`tfgan_apps.errors.UserError`: bad flag values, missing paths, unknown
+datasets, unreadable models, raised where the library checks them; and the file system refusing
+a path: missing, no permission, disk full) print one line to stderr and exit with status 2,
+without a traceback (``TFGAN_APPS_DEBUG=1`` shows it). Anything else is a bug and keeps its
+traceback. The train subcommands and their flags are generated from
+:data:`tfgan_apps.apps.APPLICATIONS` and the option dataclasses of :mod:`tfgan_apps.config`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
 
+from tfgan_apps.apps import APPLICATIONS, Application
+from tfgan_apps.config import STRATEGIES, TrainConfig
+from tfgan_apps.errors import UserError
+
 PROG = "tfgan-apps"
-
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + error
-        raise UserError(f"{self.prog}: {message} (see --help)")
+        raise UserError(f"{message} (see {self.prog} --help)")
 
 
 def _checked_number(convert: Callable[[str], float], accept: Callable[[float], bool],
@@ -45,53 +50,104 @@ _non_negative_int = _checked_number(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _checked_number(float, lambda v: v > 0, "a positive number")
 
 
-def add_common_train_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags every ``train`` subcommand shares (DCGAN, pix2pix, CycleGAN)."""
-    parser.add_argument("--image-size", type=_positive_int, help="model resolution S")
-    parser.add_argument("--batch-size", type=_positive_int, default=64,
-                        help="global batch size (default %(default)s)")
-    parser.add_argument("--epochs", type=_positive_int, default=5)
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _default_text(value: object) -> str:
+    return "" if value is None else f" (default {value})"
+
+
+def _add_common_train_flags(parser: argparse.ArgumentParser, application: Application) -> None:
+    """Flags every ``train`` subcommand shares, with the application's defaults shown."""
+    defaults = application.default_config()
+    parser.add_argument("--image-size", type=_positive_int,
+                        help="model resolution S (default: the dataset's own)")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help=f"global batch size{_default_text(defaults.batch_size)}")
+    parser.add_argument("--epochs", type=_positive_int,
+                        help=f"number of epochs{_default_text(defaults.epochs)}")
     parser.add_argument("--steps-per-epoch", type=_positive_int,
                         help="steps per epoch (default: one pass over the data)")
-    parser.add_argument("--base-filters", type=_positive_int, default=64,
-                        help="network width (64 in the papers)")
-    parser.add_argument("--learning-rate", type=_positive_float, default=2e-4)
+    parser.add_argument("--learning-rate", type=_positive_float,
+                        help=f"Adam learning rate{_default_text(defaults.learning_rate)}")
     parser.add_argument("--output", help="run directory (default runs/<app>-<timestamp>); "
                         "re-running with the same directory resumes an interrupted run")
-    parser.add_argument("--seed", type=_non_negative_int, default=0)
-    parser.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+    parser.add_argument("--seed", type=_non_negative_int,
+                        help=f"seed of weights, data and noise{_default_text(defaults.seed)}")
+    parser.add_argument("--strategy", choices=list(STRATEGIES),
                         help="mirrored: synchronous data parallelism over all GPUs "
-                        "(or --devices)")
+                        "(or --devices); default: one device")
     parser.add_argument("--devices", nargs="+", help="devices for --strategy mirrored")
-    parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
-                        help="compile the train step with XLA (default: on for one device)")
-    parser.add_argument("--deterministic", action="store_true",
+    xla = {None: "on for one device", True: "on", False: "off"}[defaults.xla]
+    parser.add_argument("--xla", action=argparse.BooleanOptionalAction,
+                        help=f"compile the train step with XLA (default: {xla})")
+    parser.add_argument("--deterministic", action="store_true", default=None,
                         help="deterministic ops and data order (slower)")
-    parser.add_argument("--sample-every", type=_positive_int, default=1,
-                        help="epochs between sample grids")
+    parser.add_argument("--sample-every", type=_positive_int,
+                        help=f"epochs between sample grids{_default_text(defaults.sample_every)}")
+    parser.add_argument("--checkpoints-to-keep", type=_positive_int,
+                        help="epoch checkpoints kept"
+                        f"{_default_text(defaults.checkpoints_to_keep)}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _common_config_kwargs(args: argparse.Namespace) -> dict:
-    return {
-        "image_size": args.image_size, "batch_size": args.batch_size, "epochs": args.epochs,
-        "steps_per_epoch": args.steps_per_epoch, "base_filters": args.base_filters,
-        "learning_rate": args.learning_rate, "output": args.output, "seed": args.seed,
-        "strategy": args.strategy, "devices": args.devices, "xla": args.xla,
-        "deterministic": args.deterministic, "sample_every": args.sample_every,
-    }
+def _add_option_flag(parser: argparse.ArgumentParser | argparse._ActionsContainer,
+                     option: dataclasses.Field) -> str:
+    """One flag from an option field's metadata (see :func:`tfgan_apps.config.option`)."""
+    meta = option.metadata
+    flag = meta.get("flag") or _flag(option.name)
+    kwargs: dict = {"dest": option.name, "default": None,
+                    "help": meta["help"] + _default_text(option.default)}
+    kind = meta.get("type") or type(option.default)
+    if kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif "choices" in meta:
+        kwargs["choices"] = list(meta["choices"])
+        kwargs["type"] = kind
+    elif kind is int:
+        kwargs["type"] = _non_negative_int if meta.get("minimum") == 0 else _positive_int
+    elif kind is float:
+        kwargs["type"] = _checked_number(float, lambda v: v >= 0 and v != float("inf"),
+                                         "a number >= 0")
+    parser.add_argument(flag, *meta.get("aliases", ()), **kwargs)
+    return flag
 
 
-def _check_existing_dir(path: str | None, flag: str) -> None:
-    if path is not None and not os.path.isdir(path):
-        raise FileNotFoundError(f"{flag} {path}: no such directory")
+def _add_train_subcommand(train_sub: argparse._SubParsersAction,
+                          application: Application) -> None:
+    """``train APP``: the data source flags, the application's option flags (generated from
+    its options dataclass) and the common flags."""
+    p = train_sub.add_parser(application.name, help=application.description,
+                             description=application.description)
+    flags = {"data_dir": application.data_dir_flag}
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--dataset", help=application.dataset_help)
+    if application.data_dir_flag:
+        source.add_argument(application.data_dir_flag, dest="data_dir",
+                            help=application.data_dir_help)
+    for option in dataclasses.fields(application.options_class):
+        container = source if option.metadata.get("source") else p
+        flags[option.name] = _add_option_flag(container, option)
+    _add_common_train_flags(p, application)
+    p.set_defaults(func=_run_train, application=application, flags=flags)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of a parsed ``train APP`` command line: what was given, and the
+    application's defaults for the rest (the same as the Python API's)."""
+    application: Application = args.application
+    names = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("app", "options")]
+    names += [f.name for f in dataclasses.fields(application.options_class)]
+    given = {name: getattr(args, name) for name in names
+             if getattr(args, name, None) is not None}
+    return application.resolve(TrainConfig.create(application.name, **given))
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from tfgan_apps.training import TrainConfig, train
+    from tfgan_apps.apps import train
 
-    config = TrainConfig(**args.make_config(args))
-    result = train(config, verbose=0 if args.quiet else "auto")
+    result = train(config_from_args(args), verbose=0 if args.quiet else "auto")
     print(f"run directory: {result.run_dir}")
     print(f"  model:        {result.model_path}")
     print(f"  samples:      {result.samples_dir}/")
@@ -120,73 +176,6 @@ def _format_evaluation(evaluation: dict) -> list[str]:
     return lines
 
 
-def _dcgan_config(args: argparse.Namespace) -> dict:
-    _check_existing_dir(args.data_dir, "--data-dir")
-    return {"app": "dcgan", "dataset": args.dataset, "data_dir": args.data_dir,
-            "channels": args.channels, "latent_dim": args.latent_dim, "loss": args.loss,
-            "extra": {"upsampling": args.upsampling}, **_common_config_kwargs(args)}
-
-
-def _add_train_dcgan(train_sub: argparse._SubParsersAction) -> None:
-    p = train_sub.add_parser("dcgan", help="image generation with DCGAN")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--dataset", help="TFDS name: builtin (default), mnist, fashion_mnist, "
-                        "cifar10, celeb_a, tfgan_shapes/generation_64, ...")
-    source.add_argument("--data-dir", help="a folder of your own images (jpg/png/bmp/gif)")
-    p.add_argument("--channels", type=int, choices=[1, 3],
-                   help="1 grayscale or 3 RGB (default: the dataset's own)")
-    p.add_argument("--latent-dim", type=_positive_int, default=100)
-    p.add_argument("--upsampling", choices=["upsample", "transpose"], default="upsample",
-                   help="generator blocks: nearest upsampling + 3x3 conv (default, fewer "
-                   "checkerboard artifacts) or the paper's transposed convolutions")
-    p.add_argument("--loss", choices=["non_saturating", "minimax", "least_squares"],
-                   default="non_saturating")
-    add_common_train_flags(p)
-    p.set_defaults(func=_run_train, make_config=_dcgan_config)
-
-
-def _pix2pix_config(args: argparse.Namespace) -> dict:
-    _check_existing_dir(args.images, "--images")
-    _check_existing_dir(args.masks, "--masks")
-    _check_existing_dir(args.aligned_dir, "--aligned-dir")
-    extra = {"masks_dir": args.masks, "aligned_dir": args.aligned_dir,
-             "num_classes": args.num_classes, "direction": args.direction,
-             "reconstruction_weight": args.reconstruction_weight,
-             "adversarial_weight": args.adversarial_weight, "dropout": args.dropout,
-             "augment": not args.no_augment}
-    return {"app": "pix2pix", "dataset": args.dataset, "data_dir": args.images,
-            "loss": args.loss, "extra": extra, **_common_config_kwargs(args)}
-
-
-def _add_train_pix2pix(train_sub: argparse._SubParsersAction) -> None:
-    p = train_sub.add_parser("pix2pix", help="segmentation (or paired translation) with pix2pix")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--dataset", help="TFDS segmentation set: builtin (default, 4 classes) "
-                        "or oxford_iiit_pet (0 background, 1 pet, 2 border)")
-    source.add_argument("--images", help="folder of your images (with --masks)")
-    source.add_argument("--aligned-dir", help="folder of side-by-side A|B images: paired "
-                        "translation (facades, maps, edges2shoes format)")
-    p.add_argument("--masks", help="folder of masks matching --images by name: single-channel "
-                   "or palette PNGs holding class ids 0..K-1")
-    p.add_argument("--num-classes", type=_positive_int, help="K, required with --masks")
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
-                   help="with --aligned-dir: translate A to B (default) or B to A")
-    p.add_argument("--reconstruction-weight", "--lambda", type=float, default=None,
-                   help="lambda of the cross-entropy (segmentation) or L1 (translation) term "
-                   "(default 100, the paper's)")
-    p.add_argument("--adversarial-weight", type=float, default=1.0,
-                   help="weight of the cGAN term; 0 trains the U-Net alone (the paper's "
-                   "ablation)")
-    p.add_argument("--dropout", type=float, default=0.5, help="U-Net decoder dropout")
-    p.add_argument("--no-augment", action="store_true",
-                   help="no random jitter and mirroring")
-    p.add_argument("--loss", choices=["non_saturating", "minimax", "least_squares"],
-                   default="non_saturating")
-    add_common_train_flags(p)
-    # XLA off unless asked: measured 2.4-3.3x slower than oneDNN for the U-Net on CPU (TF 2.21).
-    p.set_defaults(func=_run_train, make_config=_pix2pix_config, batch_size=16, xla=False)
-
-
 def _run_segment(args: argparse.Namespace) -> int:
     from tfgan_apps.segment import segment_paths
 
@@ -203,60 +192,6 @@ def _add_segment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlay", action="store_true",
                    help="also write NAME_overlay.png, the image with the coloured mask")
     p.set_defaults(func=_run_segment)
-
-
-def _cyclegan_config(args: argparse.Namespace) -> dict:
-    _check_existing_dir(args.data_dir_a, "--data-dir-a")
-    _check_existing_dir(args.data_dir_b, "--data-dir-b")
-    if (args.data_dir_a is None) != (args.data_dir_b is None):
-        raise UserError(f"{PROG} train cyclegan: give both --data-dir-a and --data-dir-b "
-                        "(the two unpaired image folders)")
-    if args.dataset and args.data_dir_a:
-        raise UserError(f"{PROG} train cyclegan: give either --dataset or the two folders "
-                        "--data-dir-a/--data-dir-b, not both")
-    extra = {"data_dir_a": args.data_dir_a, "data_dir_b": args.data_dir_b,
-             "generator": args.generator, "residual_blocks": args.residual_blocks,
-             "upsampling": args.upsampling,
-             "discriminator_filters": args.discriminator_filters,
-             "lambda_cycle": args.lambda_cycle, "lambda_identity": args.lambda_identity,
-             "pool_size": args.pool_size, "decay_start_epoch": args.decay_start_epoch,
-             "augment": not args.no_augment}
-    return {"app": "cyclegan", "dataset": args.dataset, "loss": args.loss, "extra": extra,
-            **_common_config_kwargs(args)}
-
-
-def _add_train_cyclegan(train_sub: argparse._SubParsersAction) -> None:
-    p = train_sub.add_parser("cyclegan", help="unpaired style transfer with CycleGAN")
-    p.add_argument("--dataset", help="builtin (default: tfgan_shapes/style, day/night scenes) "
-                   "or cycle_gan/<config>: horse2zebra, monet2photo, vangogh2photo, ...")
-    p.add_argument("--data-dir-a", help="folder of your domain-A images (with --data-dir-b)")
-    p.add_argument("--data-dir-b", help="folder of your domain-B images; the two folders are "
-                   "unpaired and may hold different numbers of images of any size")
-    p.add_argument("--generator", choices=["resnet", "unet"], default="resnet",
-                   help="ResNet (paper; translates any size) or the pix2pix U-Net")
-    p.add_argument("--residual-blocks", type=_positive_int,
-                   help="ResNet blocks (default 9 at 256 px and above, else 6)")
-    p.add_argument("--upsampling", choices=["transpose", "upsample"], default="transpose",
-                   help="ResNet upsampling: transposed convolutions (paper) or nearest-neighbour "
-                   "upsampling + convolution (no checkerboard artifacts)")
-    p.add_argument("--discriminator-filters", type=_positive_int,
-                   help="PatchGAN width (default: --base-filters)")
-    p.add_argument("--lambda-cycle", type=float, default=10.0,
-                   help="weight of the cycle-consistency loss (default 10)")
-    p.add_argument("--lambda-identity", type=float, default=0.5,
-                   help="identity loss as a fraction of --lambda-cycle (default 0.5; 0 "
-                   "disables it)")
-    p.add_argument("--pool-size", type=_non_negative_int, default=50,
-                   help="generated images kept for the discriminators (default 50)")
-    p.add_argument("--decay-start-epoch", type=_non_negative_int,
-                   help="epoch where the learning rate starts its linear decay to 0 "
-                   "(default: half of --epochs)")
-    p.add_argument("--no-augment", action="store_true",
-                   help="no random jitter (resize to 1.12x, random crop, flip)")
-    p.add_argument("--loss", choices=["least_squares", "non_saturating"],
-                   default="least_squares", help="adversarial loss (default LSGAN, the paper's)")
-    add_common_train_flags(p)
-    p.set_defaults(func=_run_train, make_config=_cyclegan_config, batch_size=1)
 
 
 def _run_translate(args: argparse.Namespace) -> int:
@@ -282,7 +217,7 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from tfgan_apps.export import export_run
+    from tfgan_apps.apps import export_run
 
     path = export_run(args.run_dir, export_dir=args.export_dir, name=args.name,
                       version=args.version)
@@ -314,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_parser = sub.add_parser("train", help="train an application")
     train_sub = train_parser.add_subparsers(dest="app", required=True, parser_class=_Parser)
-    for add in TRAIN_SUBCOMMANDS:
-        add(train_sub)
+    for application in APPLICATIONS.values():
+        _add_train_subcommand(train_sub, application)
 
     p = sub.add_parser("export", help="export a run to a versioned SavedModel for TF Serving")
     p.add_argument("run_dir")
@@ -345,41 +280,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: ``train`` subcommands, one adder per application.
-TRAIN_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train_dcgan, _add_train_pix2pix, _add_train_cyclegan]
 #: further top-level subcommands (e.g. ``segment``, ``translate``).
 EXTRA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_segment, _add_translate]
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    import tensorflow as tf
+_USER_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS,
+                          errno.EISDIR, errno.ENOTDIR, errno.EDQUOT, errno.EEXIST})
 
-    return (UserError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError,
-            tf.errors.InvalidArgumentError, tf.errors.NotFoundError)
+
+def _flag_names(args: argparse.Namespace | None) -> dict[str, str]:
+    """Config field -> the flag that sets it, for the parsed subcommand."""
+    names = {"output": "--output", "name": "--name", "version": "--version", "num": "--num"}
+    if args is not None and hasattr(args, "application"):
+        names.update({f.name: _flag(f.name) for f in dataclasses.fields(TrainConfig)})
+        names.update({k: v for k, v in args.flags.items() if v})
+    return names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tfgan-apps`` console script; returns the exit status."""
+    """Entry point of the ``tfgan-apps`` console script; returns the exit status.
+
+    :class:`~tfgan_apps.errors.UserError` (raised where the library checks what the user
+    gave) is printed as one line, with the option named by its flag, and exits 2; any other
+    exception is a bug and keeps its traceback.
+    """
     import tensorflow as tf
 
     from tfgan_apps import quiet_stderr
 
     with quiet_stderr():
         tf.config.list_physical_devices()  # CUDA probing chatter, not the user's business
+    args = None
     try:
         args = build_parser().parse_args(argv)
-    except UserError as error:
-        print(error, file=sys.stderr)
-        return 2
-    try:
         return args.func(args)
-    except _user_errors() as error:
+    except UserError as error:
         if os.environ.get("TFGAN_APPS_DEBUG"):
             raise
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        message = error.describe(_flag_names(args)).strip().splitlines()
+        print(f"{PROG}: error: {message[0] if message else type(error).__name__}",
+              file=sys.stderr)
+        return 2
+    except OSError as error:
+        # The file system refusing a path the user chose (missing, no permission, full or
+        # read-only disk) is the user's to fix; any other OSError is a bug.
+        if error.errno not in _USER_ERRNOS or os.environ.get("TFGAN_APPS_DEBUG"):
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        print(f"{PROG}: error: {error.strerror}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.serving import error_reason, load_saved_model, map_output_paths, signature
 from tfgan_apps.visualize import SEGMENTATION_PALETTE, overlay_mask, save_png
 
@@ -57,10 +58,10 @@ def segment_paths(
         The mask paths written.
 
     Raises:
-        ValueError: not a segmentation export; the single input is not an image; none of a
+        UserError: not a segmentation export; the single input is not an image; none of a
             folder's files could be segmented (unreadable ones are otherwise skipped, with a
             message on stderr).
-        FileNotFoundError: the model or input does not exist.
+        UserPathError: the model or input does not exist.
     """
     model = load_saved_model(model_dir)
     segment = signature(model, "segment_image_bytes", model_dir)
@@ -73,7 +74,7 @@ def segment_paths(
             png = segment(image_bytes=tf.constant([contents]))["mask_png_bytes"][0]
         except tf.errors.InvalidArgumentError as error:
             if len(pairs) == 1:
-                raise ValueError(f"cannot segment {source}: {error_reason(error)}") from None
+                raise UserError(f"cannot segment {source}: {error_reason(error)}") from None
             failed.append(source)
             print(f"skipped {source}: {error_reason(error)}", file=sys.stderr)
             continue
@@ -87,5 +88,5 @@ def segment_paths(
             line += f" (+ {overlay_path})"
         report(line)
     if not written:
-        raise ValueError(f"none of the {len(pairs)} files under {input_path} could be segmented")
+        raise UserError(f"none of the {len(pairs)} files under {input_path} could be segmented")
     return written

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgan_apps.data.pipelines import list_image_files
+from tfgan_apps.errors import UserError, UserPathError
 from tfgan_apps.export import existing_versions
 
 
@@ -20,11 +21,11 @@ def resolve_model_dir(model_dir: str) -> str:
     (``saved_models/dcgan``, meaning its highest version, as TF Serving does).
 
     Raises:
-        FileNotFoundError: the path does not exist.
-        ValueError: it holds no SavedModel.
+        UserPathError: the path does not exist.
+        UserError: it holds no SavedModel.
     """
     if not os.path.exists(model_dir):
-        raise FileNotFoundError(f"model directory {model_dir} does not exist; export one with "
+        raise UserPathError(f"model directory {model_dir} does not exist; export one with "
                                 "`tfgan-apps export RUN_DIR`")
     if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
         return model_dir
@@ -33,7 +34,7 @@ def resolve_model_dir(model_dir: str) -> str:
         candidate = os.path.join(model_dir, str(versions[-1]))
         if os.path.isfile(os.path.join(candidate, "saved_model.pb")):
             return candidate
-    raise ValueError(f"{model_dir} is not a SavedModel directory (no saved_model.pb in it or in "
+    raise UserError(f"{model_dir} is not a SavedModel directory (no saved_model.pb in it or in "
                      "an integer version subdirectory); pass saved_models/NAME or "
                      "saved_models/NAME/VERSION")
 
@@ -49,14 +50,14 @@ def load_saved_model(model_dir: str) -> tf.types.experimental.GenericFunction:
         return tf.saved_model.load(path)
     except (OSError, ValueError, tf.errors.OpError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise ValueError(f"cannot load the SavedModel in {path}: {first_line}") from None
+        raise UserError(f"cannot load the SavedModel in {path}: {first_line}") from None
 
 
 def signature(model: object, name: str, model_dir: str) -> tf.types.experimental.ConcreteFunction:
     """Fetch one serving signature, or raise ``ValueError`` listing the ones there are."""
     signatures = getattr(model, "signatures", {})
     if name not in signatures:
-        raise ValueError(f"{model_dir} has no {name!r} signature (it has {sorted(signatures)}); "
+        raise UserError(f"{model_dir} has no {name!r} signature (it has {sorted(signatures)}); "
                          "is it the right kind of model?")
     return signatures[name]
 
@@ -73,12 +74,12 @@ def generate_images(model_dir: str, num: int, seed: int = 0) -> np.ndarray:
         ``uint8[num, H, W, C]``.
     """
     if num < 1:
-        raise ValueError(f"--num must be a positive integer, got {num}")
+        raise UserError(f"must be a positive integer, got {num}", option="num")
     model = load_saved_model(model_dir)
     serve = signature(model, "serving_default", model_dir)
     spec = serve.structured_input_signature[1].get("z")
     if spec is None:
-        raise ValueError(f"{model_dir} does not take noise 'z': it is not a DCGAN export")
+        raise UserError(f"{model_dir} does not take noise 'z': it is not a DCGAN export")
     z = tf.random.stateless_normal((num, int(spec.shape[-1])), seed=[seed, 0x5EED])
     return serve(z=z)["images"].numpy()
 
@@ -103,21 +104,21 @@ def map_output_paths(input_path: str, output_path: str) -> list[tuple[str, str]]
     OUTPUT, or to ``OUTPUT/NAME.png`` when OUTPUT is an existing folder or ends in a separator.
 
     Raises:
-        ValueError: a folder with no images, or a folder INPUT with a file OUTPUT.
-        FileNotFoundError: INPUT does not exist.
+        UserError: a folder with no images, or a folder INPUT with a file OUTPUT.
+        UserPathError: INPUT does not exist.
     """
     if os.path.isdir(input_path):
         files = list_image_files(input_path)
         if not files:
-            raise ValueError(f"no images (.png, .jpg, ...) under {input_path}")
+            raise UserError(f"no images (.png, .jpg, ...) under {input_path}")
         if os.path.isfile(output_path):
-            raise ValueError(f"INPUT {input_path} is a folder, so OUTPUT must be a folder, but "
+            raise UserError(f"INPUT {input_path} is a folder, so OUTPUT must be a folder, but "
                              f"{output_path} is a file")
         return [(f, os.path.join(output_path,
                                  os.path.splitext(os.path.relpath(f, input_path))[0] + ".png"))
                 for f in files]
     if not os.path.exists(input_path):
-        raise FileNotFoundError(f"INPUT {input_path} does not exist")
+        raise UserPathError(f"INPUT {input_path} does not exist")
     if os.path.isdir(output_path) or output_path.endswith(os.sep):
         name = os.path.splitext(os.path.basename(input_path))[0] + ".png"
         return [(input_path, os.path.join(output_path, name))]

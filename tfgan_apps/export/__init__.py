@@ -4,8 +4,9 @@ Layout: ``EXPORT_DIR/NAME/VERSION/`` with integer versions, the layout TF Servin
 version is written into a hidden temporary directory beside it and renamed into place only
 when complete, so a server never loads half a model and an existing version is never replaced.
 
-Each application registers an archive builder in ``ARCHIVE_BUILDERS`` (model class name ->
-``model -> keras.export.ExportArchive``) from its own module in this package. Serving functions
+Each application builds its ``keras.export.ExportArchive`` in its own module of this package
+(:mod:`tfgan_apps.export.dcgan`, ...); :func:`tfgan_apps.export_saved_model` finds the
+application of a model and passes its archive to :func:`write_saved_model`. Serving functions
 are traced **without XLA**: TF Serving disables XLA, and a graph that requires it would fail on
 the first request.
 """
@@ -16,19 +17,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 
 import keras
 
-from tfgan_apps.export.cyclegan import build_cyclegan_archive
-from tfgan_apps.export.dcgan import build_dcgan_archive
-from tfgan_apps.export.pix2pix import build_pix2pix_archive
-
-ARCHIVE_BUILDERS: dict[str, Callable[[keras.Model], keras.export.ExportArchive]] = {
-    "CycleGAN": build_cyclegan_archive,
-    "DCGAN": build_dcgan_archive,
-    "Pix2Pix": build_pix2pix_archive,
-}
+from tfgan_apps.errors import UserError
 
 DEFAULT_EXPORT_DIR = "saved_models"
 _VERSION = re.compile(r"^[0-9]+$")
@@ -48,52 +40,43 @@ def next_version(model_root: str) -> int:
     return versions[-1] + 1 if versions else 1
 
 
-def default_export_name(model: keras.Model) -> str:
-    """``dcgan``, ``pix2pix``, ``cyclegan``: the model class name in lower case."""
-    return type(model).__name__.lower()
-
-
-def export_saved_model(
-    model: keras.Model,
+def write_saved_model(
+    archive: keras.export.ExportArchive,
     export_dir: str = DEFAULT_EXPORT_DIR,
-    name: str | None = None,
+    name: str = "model",
     version: int | None = None,
 ) -> str:
-    """Export ``model`` with its application's serving signatures to ``export_dir/name/version``.
+    """Write ``archive`` to ``export_dir/name/version`` atomically.
 
     Args:
-        model: a trained tfgan_apps model (DCGAN, ...).
+        archive: the serving signatures (an application's ``export_archive(model)``).
         export_dir: root of the exports (TF Serving's ``model_base_path`` is ``export_dir/name``).
-        name: model name (default: the class name in lower case).
+        name: model name.
         version: positive integer; default the next free one. An existing version is an error.
 
     Returns:
         The path of the written version directory.
 
     Raises:
-        ValueError: unsupported model, bad name or version, or the version already exists.
+        UserError: bad name or version, or the version already exists.
     """
-    builder = ARCHIVE_BUILDERS.get(type(model).__name__)
-    if builder is None:
-        raise ValueError(f"cannot export a {type(model).__name__}: supported models are "
-                         f"{sorted(ARCHIVE_BUILDERS)}")
-    name = name or default_export_name(model)
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
-        raise ValueError(f"invalid model name {name!r}: use letters, digits, '_', '-', '.'")
+        raise UserError(f"invalid model name {name!r}: use letters, digits, '_', '-', '.'",
+                        option="name")
     model_root = os.path.join(export_dir, name)
     if version is None:
         version = next_version(model_root)
-    elif int(version) < 1:
-        raise ValueError(f"version must be a positive integer, got {version}")
+    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise UserError(f"must be a positive integer, got {version!r}", option="version")
     final = os.path.join(model_root, str(int(version)))
     if os.path.exists(final):
-        raise ValueError(f"{final} already exists; choose another --version or omit it to use "
-                         f"the next free one ({next_version(model_root)})")
+        raise UserError(f"{final} already exists; choose another version or omit it to use "
+                        f"the next free one ({next_version(model_root)})", option="version")
     os.makedirs(model_root, exist_ok=True)
     # Hidden (dot) names are ignored by TF Serving's version scan and by existing_versions.
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_root)
     try:
-        builder(model).write_out(tmp, verbose=False)
+        archive.write_out(tmp, verbose=False)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -101,34 +84,9 @@ def export_saved_model(
     return final
 
 
-def load_run_model(run_dir: str) -> keras.Model:
-    """Load ``RUN_DIR/model.keras`` (written by :func:`tfgan_apps.training.train`).
-
-    Raises:
-        FileNotFoundError: the run directory or its model file does not exist.
-    """
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir} does not exist; pass the --output "
-                                "directory of a finished `tfgan-apps train` run")
-    path = os.path.join(run_dir, "model.keras")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: {run_dir} is not a training run directory, "
-                                "or its first epoch has not finished yet")
-    return keras.models.load_model(path, compile=False, safe_mode=True)
-
-
-def export_run(run_dir: str, export_dir: str = DEFAULT_EXPORT_DIR, name: str | None = None,
-               version: int | None = None) -> str:
-    """Load a run's model and :func:`export_saved_model` it; returns the version directory."""
-    return export_saved_model(load_run_model(run_dir), export_dir, name, version)
-
-
 __all__ = [
-    "ARCHIVE_BUILDERS",
     "DEFAULT_EXPORT_DIR",
     "existing_versions",
-    "export_run",
-    "export_saved_model",
-    "load_run_model",
     "next_version",
+    "write_saved_model",
 ]

@@ -1,0 +1,133 @@
+"""``Application``: everything the rest of the package asks of one GAN application.
+
+An application module (:mod:`tfgan_apps.apps.dcgan`, ``pix2pix``, ``cyclegan``) subclasses
+:class:`Application` once and is listed in :data:`tfgan_apps.apps.APPLICATIONS`. Training
+(:func:`tfgan_apps.training.run_training`), export, the CLI and the quickstart go through these
+methods only, so adding a fourth GAN needs a model, its export signatures and one application
+module (plus its option dataclass in :mod:`tfgan_apps.config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgan_apps.config import AppOptions, TrainConfig
+from tfgan_apps.models import AdversarialModel
+from tfgan_apps.training import PreparedData
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SignatureSpec:
+    """One serving signature of an export: what a TF Serving client sends and gets back.
+
+    Attributes:
+        inputs: input name -> ``tf.TensorSpec`` (``None`` dimensions: any size).
+        outputs: output name -> ``tf.TensorSpec``.
+        example: ``model -> {input name: numpy array}``, a valid request for that model (used
+            by tests, and by warm-up records).
+    """
+
+    inputs: Mapping[str, tf.TensorSpec]
+    outputs: Mapping[str, tf.TensorSpec]
+    example: Callable[[keras.Model], dict[str, np.ndarray]]
+
+
+class Application:
+    """Base class of the applications; subclasses set the class attributes and override
+    :meth:`datasets`, :meth:`build_model`, :meth:`sample_renderer`, :meth:`export_archive` and
+    :meth:`signatures` (and :meth:`optimizers` / :meth:`evaluate` where they differ)."""
+
+    #: CLI name and ``TrainConfig.app``
+    name: ClassVar[str] = ""
+    #: one line for ``--help``
+    description: ClassVar[str] = ""
+    #: the model class whose instances this application exports (found by isinstance)
+    model_class: ClassVar[type[AdversarialModel]] = AdversarialModel
+    #: the application's options dataclass
+    options_class: ClassVar[type[AppOptions]] = AppOptions
+    #: batch size when the config gives none
+    default_batch_size: ClassVar[int] = 64
+    #: XLA when the config gives none (None: on for one device or GPU replicas)
+    default_xla: ClassVar[bool | None] = None
+    #: CLI help of ``--dataset``
+    dataset_help: ClassVar[str] = ""
+    #: CLI flag and help of ``TrainConfig.data_dir`` (None: the application has no such flag)
+    data_dir_flag: ClassVar[str | None] = "--data-dir"
+    data_dir_help: ClassVar[str] = ""
+    #: panels of ``loss_curves.png``: title -> series names
+    curve_groups: ClassVar[dict[str, list[str]]] = {}
+    #: the quickstart's budget: settings that differ from the defaults (run settings and
+    #: options, as :meth:`TrainConfig.create` takes them)
+    quickstart_budget: ClassVar[dict[str, Any]] = {}
+
+    # ---------------------------------------------------------------------- configuration
+    def resolve(self, config: TrainConfig) -> TrainConfig:
+        """``config`` with the application's defaults in place of ``None`` (batch size, XLA,
+        options); the caller's object is not changed."""
+        changes: dict[str, Any] = {}
+        if config.options is None:
+            changes["options"] = self.options_class()
+        if config.batch_size is None:
+            changes["batch_size"] = self.default_batch_size
+        if config.xla is None and self.default_xla is not None:
+            changes["xla"] = self.default_xla
+        return dataclasses.replace(config, **changes) if changes else config
+
+    def default_config(self, **settings: Any) -> TrainConfig:
+        """The resolved config of this application with ``settings`` changed."""
+        return self.resolve(TrainConfig.create(self.name, **settings))
+
+    def quickstart_config(self) -> TrainConfig:
+        """The quickstart's config: the defaults plus :attr:`quickstart_budget`."""
+        return self.default_config(**self.quickstart_budget)
+
+    def check(self, config: TrainConfig) -> None:
+        """Checks of a resolved config that span run settings and options (data sources);
+        raise :class:`~tfgan_apps.errors.UserError`. Called before anything is loaded."""
+
+    # --------------------------------------------------------------------------- training
+    def datasets(self, config: TrainConfig) -> PreparedData:
+        """The training (and validation) batches of a resolved config."""
+        raise NotImplementedError
+
+    def build_model(self, config: TrainConfig, data: PreparedData) -> AdversarialModel:
+        """The uncompiled model (called inside the strategy scope)."""
+        raise NotImplementedError
+
+    def compile_kwargs(self, config: TrainConfig) -> dict[str, Any]:
+        """Extra ``model.compile`` arguments: the adversarial loss by default."""
+        return {"loss": config.options.loss}
+
+    def optimizers(self, config: TrainConfig, steps_per_epoch: int | None
+                   ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+        """``(d_optimizer, g_optimizer)``: Adam(learning_rate, beta_1 0.5), the papers'."""
+        return tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
+
+    def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
+                        data: PreparedData) -> Callable[[keras.Model], np.ndarray]:
+        """``model -> uint8[H, W, 3]`` picture drawn after each epoch (fixed inputs)."""
+        raise NotImplementedError
+
+    def evaluate(self, config: TrainConfig, model: AdversarialModel,
+                 data: PreparedData) -> dict[str, Any] | None:
+        """A JSON-able final report (``RUN_DIR/evaluation.json``), or None."""
+        return None
+
+    # ----------------------------------------------------------------------------- export
+    def export_archive(self, model: keras.Model) -> keras.export.ExportArchive:
+        """The ``ExportArchive`` holding this model's serving signatures."""
+        raise NotImplementedError
+
+    def signatures(self, model: keras.Model) -> dict[str, SignatureSpec]:
+        """The table of the export's signatures: name -> :class:`SignatureSpec`."""
+        raise NotImplementedError

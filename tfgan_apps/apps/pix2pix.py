@@ -1,0 +1,168 @@
+"""Segmentation (or paired translation) with pix2pix (Isola et al. 2017): data, model,
+pictures, the final per-class IoU report and export."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgan_apps.apps.base import Application, SignatureSpec
+from tfgan_apps.config import Pix2PixOptions, TrainConfig
+from tfgan_apps.data.paired import load_pix2pix_data
+from tfgan_apps.errors import UserError
+from tfgan_apps.export.pix2pix import build_pix2pix_archive
+from tfgan_apps.models import AdversarialModel, Pix2Pix
+from tfgan_apps.networks import build_patch_discriminator, build_unet_generator, unet_depth
+from tfgan_apps.training import PreparedData
+from tfgan_apps.visualize import colorize_mask, image_grid, to_uint8_images
+
+
+class Pix2PixApplication(Application):
+    """pix2pix on the built-in or a TFDS segmentation set, image + mask folders, or aligned
+    A|B pairs; exports its U-Net."""
+
+    name = "pix2pix"
+    description = "segmentation (or paired translation) with pix2pix"
+    model_class = Pix2Pix
+    options_class = Pix2PixOptions
+    default_batch_size = 16
+    # Measured 2.4-3.3x slower than oneDNN for the U-Net on CPU (TF 2.21).
+    default_xla = False
+    dataset_help = ("TFDS segmentation set: builtin (default, 4 classes) or oxford_iiit_pet "
+                    "(0 background, 1 pet, 2 border)")
+    data_dir_flag = "--images"
+    data_dir_help = "folder of your images (with --masks)"
+    curve_groups: ClassVar[dict[str, list[str]]] = {
+        "losses": ["d_loss", "g_loss", "g_adversarial"],
+        "reconstruction": ["ce_loss", "val_ce_loss", "l1_loss", "val_l1_loss"],
+        "IoU": ["mean_iou", "val_mean_iou", "pixel_accuracy", "val_pixel_accuracy"],
+    }
+    # ~5 min on 2 cores: masks take shape, classes are still mixed (test mIoU 0.58 measured;
+    # benchmarks/quality_pix2pix.py reaches 0.94 in 10 min).
+    quickstart_budget: ClassVar[dict] = {"image_size": 64, "epochs": 6, "steps_per_epoch": 250,
+                                         "base_filters": 32, "learning_rate": 1e-3,
+                                         "dropout": 0.0}
+
+    def check(self, config: TrainConfig) -> None:
+        options = config.options
+        if (config.data_dir is None) != (options.masks_dir is None):
+            raise UserError("{data_dir} and {masks_dir} go together: give the image folder and "
+                            "its mask folder", mentions=("data_dir", "masks_dir"))
+        if options.masks_dir is not None and options.num_classes is None:
+            raise UserError("is required with {masks_dir} (the number of mask classes K)",
+                            option="num_classes", mentions=("masks_dir",))
+        if options.aligned_dir is not None and (config.data_dir or config.dataset):
+            raise UserError("{aligned_dir} is a source of its own: give no {dataset} or "
+                            "{data_dir} with it", mentions=("aligned_dir", "dataset", "data_dir"))
+
+    def _load(self, config: TrainConfig, augment: bool) -> tuple[Any, Any, Any]:
+        options = config.options
+        return load_pix2pix_data(
+            dataset=config.dataset, images_dir=config.data_dir, masks_dir=options.masks_dir,
+            aligned_dir=options.aligned_dir, num_classes=options.num_classes,
+            direction=options.direction, image_size=config.image_size,
+            batch_size=config.batch_size, augment=augment, seed=config.seed,
+            deterministic=config.deterministic)
+
+    def datasets(self, config: TrainConfig) -> PreparedData:
+        if config.image_size is not None:
+            unet_depth(config.image_size)  # a bad size fails now, not after loading the data
+        train, validation, info = self._load(config, config.options.augment)
+        facts = dataclasses.asdict(info)
+        if facts["class_names"] is not None:
+            facts["class_names"] = list(facts["class_names"])
+        return PreparedData(train, validation, facts)
+
+    def build_model(self, config: TrainConfig, data: PreparedData) -> Pix2Pix:
+        options, facts = config.options, data.facts
+        size, segmentation = facts["image_size"], facts["mode"] == "segmentation"
+        outputs = facts["num_classes"] if segmentation else 3
+        return Pix2Pix(
+            build_unet_generator(size, 3, outputs, options.base_filters,
+                                 dropout=options.dropout,
+                                 output_activation=None if segmentation else "tanh"),
+            build_patch_discriminator(size, 3, outputs, options.base_filters),
+            mode=facts["mode"], reconstruction_weight=options.reconstruction_weight,
+            adversarial_weight=options.adversarial_weight, seed=config.seed)
+
+    def evaluate(self, config: TrainConfig, model: AdversarialModel,
+                 data: PreparedData) -> dict[str, Any] | None:
+        """Segmentation: mean and per-class IoU, pixel accuracy and the confusion matrix of
+        the validation split (None without one); translation: its L1 loss."""
+        if data.validation is None:
+            return None
+        if data.facts["mode"] != "segmentation":
+            logs = model.evaluate(data.validation, return_dict=True, verbose=0)
+            return {"split": "validation", "l1_loss": float(logs["l1_loss"])}
+        report = model.evaluate_segmentation(data.validation)
+        names = data.facts.get("class_names") or [
+            f"class_{k}" for k in range(len(report["per_class_iou"]))]
+        return {
+            "split": "validation",
+            "mean_iou": report["mean_iou"],
+            "pixel_accuracy": report["pixel_accuracy"],
+            # NaN (a class absent from labels and predictions) is not JSON: None instead.
+            "per_class_iou": {name: None if np.isnan(v) else v
+                              for name, v in zip(names, report["per_class_iou"], strict=True)},
+            "confusion_matrix": report["confusion_matrix"].tolist(),
+            "class_names": list(names),
+        }
+
+    def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
+                        data: PreparedData) -> Callable[[keras.Model], np.ndarray]:
+        """Rows of input | target | output for 8 fixed examples (masks in the fixed palette)."""
+        validation = data.validation
+        if validation is None:  # the same examples every epoch: un-augmented, in file order
+            validation = self._load(config, augment=False)[0]
+        inputs, targets = (np.asarray(t) for t in next(iter(validation.unbatch().batch(8))))
+        segmentation = data.facts["mode"] == "segmentation"
+
+        def render(m: keras.Model) -> np.ndarray:
+            outputs = np.asarray(m(inputs, training=False))
+            if segmentation:
+                shown = [colorize_mask(targets), colorize_mask(outputs.argmax(-1))]
+            else:
+                shown = [targets, outputs]
+            tiles = [tile for row in zip(inputs, *shown, strict=True) for tile in row]
+            return image_grid(np.concatenate([to_uint8_images(t) for t in tiles]), columns=3)
+
+        return render
+
+    def export_archive(self, model: keras.Model) -> keras.export.ExportArchive:
+        return build_pix2pix_archive(model)
+
+    def signatures(self, model: keras.Model) -> dict[str, SignatureSpec]:
+        images = {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)}
+        image_bytes = {"image_bytes": tf.TensorSpec([None], tf.string)}
+
+        def example_images(m: keras.Model) -> dict[str, np.ndarray]:
+            rng = np.random.default_rng(0)
+            return {"images": rng.integers(0, 256, (2, 24, 40, 3), dtype=np.uint8)}
+
+        def example_bytes(m: keras.Model) -> dict[str, np.ndarray]:
+            picture = example_images(m)["images"][0]
+            return {"image_bytes": np.array([tf.io.encode_png(picture).numpy()], dtype=object)}
+
+        if model.mode == "segmentation":
+            k = model.num_classes
+            return {
+                "serving_default": SignatureSpec(images, {
+                    "mask": tf.TensorSpec([None, None, None], tf.int32),
+                    "probabilities": tf.TensorSpec([None, None, None, k], tf.float32),
+                }, example_images),
+                "segment_image_bytes": SignatureSpec(
+                    image_bytes, {"mask_png_bytes": tf.TensorSpec([None], tf.string)},
+                    example_bytes),
+            }
+        return {
+            "serving_default": SignatureSpec(
+                images, {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)},
+                example_images),
+            "translate_image_bytes": SignatureSpec(
+                image_bytes, {"png_bytes": tf.TensorSpec([None], tf.string)}, example_bytes),
+        }

@@ -1,0 +1,350 @@
+"""Typed run settings and the options of each application (a leaf: imports only errors).
+
+:class:`TrainConfig` holds what every run has (data source, batch, epochs, seed, output,
+strategy, XLA, checkpoint cadence); its ``options`` field holds one frozen dataclass of the
+application's own options (:class:`DCGANOptions`, :class:`Pix2PixOptions`,
+:class:`CycleGANOptions`), whose defaults are the papers' and are written only here. The CLI's
+flags and their help texts are generated from these fields, ``config.json`` is written from and
+read back into them, and unknown keys anywhere are an error naming the accepted ones.
+
+Example:
+    >>> config = TrainConfig.create("cyclegan", epochs=20, base_filters=32)
+    >>> config.options.loss   # the application's default: LSGAN, the paper's
+    'least_squares'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from tfgan_apps.errors import UserError, UserPathError
+
+STRATEGIES = ("default", "mirrored")
+ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares")
+
+
+def option(default: Any, help: str, **cli: Any) -> Any:
+    """A dataclass field with its CLI description.
+
+    Args:
+        default: the default value (the paper's, unless the help says why not).
+        help: help text; the CLI appends the default.
+        **cli: ``flag`` (CLI name when it is not ``--field-name``), ``aliases``, ``choices``,
+            ``type`` (element type for a ``None`` default), ``minimum`` (numbers), ``path``
+            (``"dir"``: an existing folder), ``source`` (True: one of the mutually exclusive data
+            sources).
+    """
+    return field(default=default, metadata={"help": help, **cli})
+
+
+def _check_number(name: str, value: Any, kind: type, minimum: float | None,
+                  strict: bool = False) -> None:
+    if value is None:
+        return
+    numeric = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, numeric):
+        raise UserError(f"must be {'an integer' if kind is int else 'a number'}, got {value!r}",
+                        option=name)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise UserError(f"must be a finite number, got {value!r}", option=name)
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        if kind is int and minimum == 1:
+            expected = "a positive integer"
+        elif strict and minimum == 0:
+            expected = "positive"
+        else:
+            expected = f"{'> ' if strict else '>= '}{minimum}"
+        raise UserError(f"must be {expected}, got {value!r}", option=name)
+
+
+def check_fields(instance: Any) -> None:
+    """Check every field of a config dataclass against its metadata (choices, minimum, path).
+
+    Raises:
+        UserError: naming the field (``option``), the bad value and what is accepted.
+        UserPathError: a ``path="dir"`` field names no existing folder.
+    """
+    for f in dataclasses.fields(instance):
+        value, meta = getattr(instance, f.name), f.metadata
+        if value is None:
+            continue
+        if "choices" in meta and value not in meta["choices"]:
+            raise UserError(f"must be one of {list(meta['choices'])}, got {value!r}",
+                            option=f.name)
+        kind = meta.get("type") or type(f.default)
+        if kind in (int, float):
+            _check_number(f.name, value, kind, meta.get("minimum"), meta.get("strict", False))
+        if meta.get("path") == "dir":
+            if not isinstance(value, str) or not os.path.isdir(value):
+                what = "is a file, not a folder" if os.path.isfile(str(value)) else (
+                    "no such directory")
+                raise UserPathError(f"{value}: {what}", option=f.name)
+
+
+def _from_mapping(cls: type, data: Mapping[str, Any], what: str) -> Any:
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise UserError(f"unknown {what} option(s) {unknown}; accepted: {sorted(known)}")
+    return cls(**data)
+
+
+# ------------------------------------------------------------------ application options
+@dataclass(frozen=True)
+class AppOptions:
+    """Base of the per-application option dataclasses; subclasses set ``app``."""
+
+    app: ClassVar[str] = ""
+
+    def validate(self) -> None:
+        """Raise :class:`UserError` naming the first bad value."""
+        check_fields(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AppOptions:
+        """The options of ``data``; unknown keys are a :class:`UserError` naming them."""
+        return _from_mapping(cls, data, cls.app)
+
+    @classmethod
+    def for_app(cls, app: str) -> type[AppOptions]:
+        """The options class of application ``app``."""
+        classes = {sub.app: sub for sub in cls.__subclasses__()}
+        if app not in classes:
+            raise UserError(f"unknown application {app!r}; choose one of {sorted(classes)}",
+                            option="app")
+        return classes[app]
+
+
+@dataclass(frozen=True)
+class DCGANOptions(AppOptions):
+    """DCGAN (Radford et al. 2015): the networks and loss of image generation."""
+
+    app: ClassVar[str] = "dcgan"
+    channels: int | None = option(None, "1 grayscale or 3 RGB (default: the dataset's own, 3 "
+                                  "for folders)", type=int, choices=(1, 3))
+    latent_dim: int = option(100, "length of the noise vector z", minimum=1)
+    base_filters: int = option(64, "network width (64 in the paper)", minimum=1)
+    upsampling: str = option("upsample", "generator blocks: nearest upsampling + 3x3 conv "
+                             "(fewer checkerboard artifacts) or the paper's transposed "
+                             "convolutions", choices=("upsample", "transpose"))
+    loss: str = option("non_saturating", "adversarial loss", choices=ADVERSARIAL_LOSSES)
+
+
+@dataclass(frozen=True)
+class Pix2PixOptions(AppOptions):
+    """pix2pix (Isola et al. 2017): segmentation (images + masks) or paired translation."""
+
+    app: ClassVar[str] = "pix2pix"
+    masks_dir: str | None = option(None, "folder of masks matching the images by name: "
+                                   "single-channel or palette PNGs of class ids 0..K-1",
+                                   type=str, flag="--masks", path="dir")
+    aligned_dir: str | None = option(None, "folder of side-by-side A|B images: paired "
+                                     "translation (facades, maps, edges2shoes format)",
+                                     type=str, path="dir", source=True)
+    num_classes: int | None = option(None, "K, required with masks", type=int, minimum=2)
+    direction: str = option("AtoB", "aligned pairs: translate A to B or B to A",
+                            choices=("AtoB", "BtoA"))
+    base_filters: int = option(64, "network width (64 in the paper)", minimum=1)
+    reconstruction_weight: float | None = option(
+        None, "lambda of the cross-entropy (segmentation) or L1 (translation) term (None: "
+        "100, the paper's)", type=float, aliases=("--lambda",), minimum=0)
+    adversarial_weight: float = option(1.0, "weight of the cGAN term; 0 trains the U-Net "
+                                       "alone (the paper's ablation)", minimum=0)
+    dropout: float = option(0.5, "U-Net decoder dropout", minimum=0)
+    augment: bool = option(True, "the paper's random jitter and mirroring")
+    loss: str = option("non_saturating", "adversarial loss", choices=ADVERSARIAL_LOSSES)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.dropout >= 1:
+            raise UserError(f"must be in [0, 1), got {self.dropout}", option="dropout")
+
+
+@dataclass(frozen=True)
+class CycleGANOptions(AppOptions):
+    """CycleGAN (Zhu et al. 2017): unpaired translation between two image domains."""
+
+    app: ClassVar[str] = "cyclegan"
+    data_dir_a: str | None = option(None, "folder of your domain-A images (with data_dir_b)",
+                                    type=str, path="dir")
+    data_dir_b: str | None = option(None, "folder of your domain-B images; the two folders "
+                                    "are unpaired and may hold different numbers of images of "
+                                    "any size", type=str, path="dir")
+    generator: str = option("resnet", "ResNet (paper; translates any size) or the pix2pix "
+                            "U-Net", choices=("resnet", "unet"))
+    base_filters: int = option(64, "generator width ngf (64 in the paper)", minimum=1)
+    num_residual_blocks: int | None = option(None, "ResNet blocks (None: 9 at 256 px and "
+                                             "above, else 6)", type=int, minimum=1,
+                                             flag="--residual-blocks")
+    upsampling: str = option("transpose", "ResNet upsampling: transposed convolutions (paper) "
+                             "or nearest-neighbour upsampling + convolution (no checkerboard)",
+                             choices=("transpose", "upsample"))
+    discriminator_filters: int | None = option(None, "PatchGAN width ndf (None: base_filters)",
+                                               type=int, minimum=1)
+    lambda_cycle: float = option(10.0, "weight of the cycle-consistency loss", minimum=0)
+    lambda_identity: float = option(0.5, "identity loss as a fraction of lambda_cycle (0 "
+                                    "disables it)", minimum=0)
+    pool_size: int = option(50, "generated images kept for the discriminators", minimum=0)
+    decay_start_epoch: int | None = option(None, "epoch where the learning rate starts its "
+                                           "linear decay to 0 (None: half of the epochs)",
+                                           type=int, minimum=0)
+    augment: bool = option(True, "random jitter (resize to 1.12x, random crop, flip)")
+    loss: str = option("least_squares", "adversarial loss (LSGAN, the paper's)",
+                       choices=("least_squares", "non_saturating"))
+
+    def validate(self) -> None:
+        super().validate()
+        if (self.data_dir_a is None) != (self.data_dir_b is None):
+            raise UserError("give both {data_dir_a} and {data_dir_b} (the two unpaired image "
+                            "folders)", mentions=("data_dir_a", "data_dir_b"))
+
+
+# --------------------------------------------------------------------------- run settings
+#: TrainConfig fields that may differ when a run directory is resumed (recorded, not refused).
+RESUMABLE_FIELDS = frozenset({"epochs", "sample_every", "output", "strategy", "devices", "xla",
+                              "deterministic", "checkpoints_to_keep"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved as ``RUN_DIR/config.json``).
+
+    ``None`` means "the application's default" for ``batch_size``, ``xla`` and ``options``;
+    :meth:`tfgan_apps.apps.Application.resolve` fills them in, so the Python API, the CLI and
+    the quickstart train with the same settings when nothing is given.
+
+    Attributes:
+        app: application: ``dcgan``, ``pix2pix`` or ``cyclegan``.
+        dataset: TFDS name (``builtin``, ``mnist``, ``oxford_iiit_pet``,
+            ``cycle_gan/horse2zebra``, ...); default the built-in offline set.
+        data_dir: a folder of your own images instead of a TFDS dataset (pix2pix: the images
+            whose masks are in ``options.masks_dir``).
+        image_size: model resolution S (default: the dataset's own; 64 for DCGAN folders).
+        batch_size: global batch size, split across replicas (default: the application's:
+            DCGAN 64, pix2pix 16, CycleGAN 1).
+        epochs: number of epochs.
+        steps_per_epoch: steps per epoch (default: one pass over the data).
+        learning_rate: Adam learning rate of every network (beta_1 0.5, the papers').
+        output: run directory (default ``runs/<app>-<timestamp>``); an existing one resumes.
+        seed: seed of weights, data order and training noise.
+        strategy: ``default`` (one device) or ``mirrored`` (all GPUs, or ``devices``).
+        devices: devices for ``mirrored`` (e.g. ``("/gpu:0", "/gpu:1")``).
+        xla: True/False forces XLA; None takes the application's choice (pix2pix: off, slower
+            than oneDNN for the U-Net on CPU) and else on for one device or GPU replicas.
+        deterministic: deterministic ops and data order (slower).
+        sample_every: epochs between sample grids.
+        checkpoints_to_keep: how many epoch checkpoints are kept.
+        options: the application's options (default its :class:`AppOptions` subclass's
+            defaults).
+    """
+
+    app: str = "dcgan"
+    dataset: str | None = None
+    data_dir: str | None = None
+    image_size: int | None = None
+    batch_size: int | None = None
+    epochs: int = 5
+    steps_per_epoch: int | None = None
+    learning_rate: float = 2e-4
+    output: str | None = None
+    seed: int = 0
+    strategy: str = "default"
+    devices: tuple[str, ...] | None = None
+    xla: bool | None = None
+    deterministic: bool = False
+    sample_every: int = 1
+    checkpoints_to_keep: int = 2
+    options: AppOptions | None = None
+
+    def __post_init__(self) -> None:
+        if self.devices is not None and not isinstance(self.devices, tuple):
+            object.__setattr__(self, "devices", tuple(self.devices))
+        if isinstance(self.options, Mapping):
+            object.__setattr__(self, "options",
+                               AppOptions.for_app(self.app).from_json(self.options))
+
+    @classmethod
+    def create(cls, app: str, **settings: Any) -> TrainConfig:
+        """A config from flat keyword settings: run settings and the application's options
+        mixed (``TrainConfig.create("dcgan", epochs=2, latent_dim=8)``).
+
+        Raises:
+            UserError: a key is neither a run setting nor an option of ``app`` (the message
+                lists the accepted ones), or ``app`` is unknown.
+        """
+        options_class = AppOptions.for_app(app)
+        run_fields = {f.name for f in dataclasses.fields(cls)} - {"app", "options"}
+        option_fields = {f.name for f in dataclasses.fields(options_class)}
+        unknown = sorted(set(settings) - run_fields - option_fields)
+        if unknown:
+            raise UserError(f"unknown option(s) {unknown} for {app}; accepted: "
+                            f"{sorted(run_fields | option_fields)}")
+        options = options_class(**{k: v for k, v in settings.items() if k in option_fields})
+        return cls(app=app, options=options,
+                   **{k: v for k, v in settings.items() if k in run_fields})
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with run settings and/or application options changed (flat keywords, as
+        :meth:`create`)."""
+        options = self.options or AppOptions.for_app(self.app)()
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                    if f.name not in ("app", "options")}
+        return TrainConfig.create(self.app, **{**settings, **options.to_json(), **changes})
+
+    def validate(self) -> None:
+        """Raise :class:`UserError` naming the first bad value and how to fix it."""
+        options_class = AppOptions.for_app(self.app)
+        if self.options is not None and not isinstance(self.options, options_class):
+            raise UserError(f"options of {self.app} must be a {options_class.__name__}, got "
+                            f"{type(self.options).__name__}", option="options")
+        for name in ("batch_size", "epochs", "sample_every", "steps_per_epoch", "image_size",
+                     "checkpoints_to_keep"):
+            _check_number(name, getattr(self, name), int, 1)
+        _check_number("seed", self.seed, int, 0)
+        _check_number("learning_rate", self.learning_rate, float, 0, strict=True)
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy {self.strategy!r}; choose one of "
+                            f"{list(STRATEGIES)}", option="strategy")
+        if self.dataset and self.data_dir:
+            raise UserError("give either a dataset name or a data directory, not both",
+                            option="data_dir")
+        if self.data_dir is not None and not os.path.isdir(self.data_dir):
+            what = "is a file, not a folder" if os.path.isfile(self.data_dir) else (
+                "no such directory")
+            raise UserPathError(f"{self.data_dir}: {what}", option="data_dir")
+        if self.output is not None and os.path.exists(self.output) and not os.path.isdir(
+                self.output):
+            raise UserError(f"{self.output} is a file, not a run directory: choose another "
+                            "output directory", option="output")
+        if self.options is not None:
+            self.options.validate()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_json` reads it back to an equal config."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["devices"] = list(self.devices) if self.devices is not None else None
+        data["options"] = self.options.to_json() if self.options is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """The config of a :meth:`to_json` dict.
+
+        Raises:
+            UserError: an unknown key (in the run settings or the options), naming the
+                accepted ones.
+        """
+        data = dict(data)
+        options = data.pop("options", None)
+        config = _from_mapping(cls, data, "run")
+        if options is not None:
+            config = dataclasses.replace(
+                config, options=AppOptions.for_app(config.app).from_json(options))
+        return config

@@ -1,0 +1,183 @@
+"""A run directory: its paths, its record (``config.json``), the resume check, its model.
+
+Layout::
+
+    RUN_DIR/config.json          the resolved TrainConfig, what was resolved from the data and
+                                 the environment ("resolved"), and one entry per resume
+                                 ("resumes": when, from which epoch, what changed)
+    RUN_DIR/model.keras          the model after the last finished epoch (atomic)
+    RUN_DIR/checkpoints/         TF checkpoints of the full training state after each epoch
+    RUN_DIR/samples/epoch_NNNN.png
+    RUN_DIR/history.json, RUN_DIR/loss_curves.png
+    RUN_DIR/evaluation.json      the application's final report, when it has one
+    RUN_DIR/logs/                TensorBoard (scalars, sample images)
+
+Re-running into a run directory resumes it, but only with the options it was trained with:
+:meth:`RunDirectory.check_resume` refuses any other (before anything is written) and allows
+only :data:`tfgan_apps.config.RESUMABLE_FIELDS` to change, which are recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from tfgan_apps.config import RESUMABLE_FIELDS, TrainConfig
+from tfgan_apps.errors import UserError, UserPathError
+from tfgan_apps.visualize import write_json
+
+#: keys of config.json besides the TrainConfig's own
+_RECORD_KEYS = ("resolved", "resumes")
+
+
+def default_run_dir(app: str, root: str = "runs") -> str:
+    """``runs/<app>-YYYYmmdd-HHMMSS``."""
+    return os.path.join(root, f"{app}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+
+
+def _flatten(config: TrainConfig) -> dict[str, Any]:
+    """Run settings and options in one flat dict (option names are unique across both)."""
+    data = config.to_json()
+    options = data.pop("options") or {}
+    return {**data, **options}
+
+
+def _shown(value: Any) -> str:
+    return "None" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    """The files of one training run under ``path`` (see the module docstring)."""
+
+    path: str
+
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.path, "config.json")
+
+    @property
+    def model_path(self) -> str:
+        return os.path.join(self.path, "model.keras")
+
+    @property
+    def checkpoints_dir(self) -> str:
+        return os.path.join(self.path, "checkpoints")
+
+    @property
+    def samples_dir(self) -> str:
+        return os.path.join(self.path, "samples")
+
+    @property
+    def logs_dir(self) -> str:
+        return os.path.join(self.path, "logs")
+
+    @property
+    def history_path(self) -> str:
+        return os.path.join(self.path, "history.json")
+
+    @property
+    def curves_path(self) -> str:
+        return os.path.join(self.path, "loss_curves.png")
+
+    @property
+    def evaluation_path(self) -> str:
+        return os.path.join(self.path, "evaluation.json")
+
+    # ----------------------------------------------------------------------------- record
+    def read_record(self) -> dict[str, Any] | None:
+        """``config.json`` as written, or None when the directory holds no run yet.
+
+        Raises:
+            UserError: ``config.json`` exists but is not readable JSON.
+        """
+        if not os.path.isfile(self.config_path):
+            return None
+        try:
+            with open(self.config_path) as f:
+                return json.load(f)
+        except (OSError, ValueError) as error:
+            raise UserError(f"{self.config_path} is not a readable run record ({error}); "
+                            "choose another output directory") from None
+
+    def read_config(self) -> TrainConfig | None:
+        """The TrainConfig this directory was trained with, or None for a new directory.
+
+        Raises:
+            UserError: ``config.json`` has keys no TrainConfig knows (named in the message).
+        """
+        record = self.read_record()
+        if record is None:
+            return None
+        return TrainConfig.from_json({k: v for k, v in record.items() if k not in _RECORD_KEYS})
+
+    def check_resume(self, config: TrainConfig) -> dict[str, tuple[Any, Any]]:
+        """Check that ``config`` (resolved) may continue the run stored here.
+
+        Returns:
+            The changed :data:`~tfgan_apps.config.RESUMABLE_FIELDS`, ``{name: (old, new)}``
+            (empty for a new directory or an identical config).
+
+        Raises:
+            UserError: the directory was trained with other options (the message names each
+                one, old and new value), or is a file.
+        """
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise UserError(f"{self.path} is a file, not a run directory: choose another "
+                            "output directory", option="output")
+        stored = self.read_config()
+        if stored is None:
+            return {}
+        old, new = _flatten(stored), _flatten(config)
+        if stored.app != config.app:
+            differing = ["app"]
+        else:
+            differing = [k for k in old if k not in RESUMABLE_FIELDS and old[k] != new.get(k)]
+        if differing:
+            was = ", ".join(f"{k}={_shown(old.get(k))}" for k in differing)
+            asks = ", ".join(_shown(new.get(k)) for k in differing)
+            raise UserError(
+                f"{self.path} was trained with {was}; this run asks for {asks} (resume with "
+                "the same options, or choose another output directory)", option="output")
+        return {k: (old[k], new[k]) for k in sorted(RESUMABLE_FIELDS)
+                if k in old and old[k] != new.get(k) and k != "output"}
+
+    def write_record(self, config: TrainConfig, resolved: dict[str, Any],
+                     changes: dict[str, tuple[Any, Any]], initial_epoch: int) -> None:
+        """Write ``config.json`` for a new run, or add a resume entry to an existing one
+        (its original settings are never overwritten)."""
+        record = self.read_record()
+        if record is None:
+            record = {**config.to_json(), "resolved": resolved, "resumes": []}
+        else:
+            record.setdefault("resumes", []).append({
+                "at": datetime.datetime.now().isoformat(timespec="seconds"),
+                "from_epoch": initial_epoch,
+                "changed": {k: list(v) for k, v in changes.items()},
+            })
+        write_json(record, self.config_path)
+
+    # ------------------------------------------------------------------------------ model
+    def load_model(self) -> keras.Model:
+        """The model of the last finished epoch (``model.keras``, loaded with safe_mode).
+
+        Raises:
+            UserPathError: the directory or its model file does not exist.
+        """
+        if not os.path.isdir(self.path):
+            raise UserPathError(f"run directory {self.path} does not exist; pass the output "
+                                "directory of a finished training run")
+        if not os.path.isfile(self.model_path):
+            raise UserPathError(f"{self.model_path} not found: {self.path} is not a training "
+                                "run directory, or its first epoch has not finished yet")
+        return keras.models.load_model(self.model_path, compile=False, safe_mode=True)
+
+
+def load_run_model(run_dir: str) -> keras.Model:
+    """Load ``RUN_DIR/model.keras`` (see :meth:`RunDirectory.load_model`)."""
+    return RunDirectory(run_dir).load_model()
