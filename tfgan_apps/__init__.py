@@ -1,5 +1,9 @@
 """tfgan_apps: DCGAN generation, CycleGAN style transfer and pix2pix segmentation on Keras 3.
 
+The public API is what this module exports (``__all__``), including the modules ``networks``,
+``losses``, ``metrics``, ``callbacks``, ``visualize`` and ``inference``; notebooks use nothing
+else.
+
 Importing the package registers the built-in offline TFDS dataset ``tfgan_shapes`` (so
 ``tfds.load("tfgan_shapes/generation")`` works offline) and the models' Keras serialization.
 """
@@ -39,7 +43,7 @@ if "tensorflow" not in sys.modules:
 
         tensorflow.config.list_physical_devices()  # CUDA probing logs its failure on CPU hosts
 
-from tfgan_apps import losses, networks, visualize  # noqa: E402
+from tfgan_apps import callbacks, inference, losses, metrics, networks, visualize  # noqa: E402
 from tfgan_apps.apps import (  # noqa: E402
     APPLICATIONS,
     application_for_model,
@@ -55,7 +59,11 @@ from tfgan_apps.config import (  # noqa: E402
     TrainConfig,
 )
 from tfgan_apps.data import builtin  # noqa: E402,F401  (registers tfgan_shapes with TFDS)
-from tfgan_apps.data.paired import load_tfds_segmentation  # noqa: E402
+from tfgan_apps.data.paired import (  # noqa: E402
+    load_pix2pix_data,
+    load_tfds_segmentation,
+    segmentation_class_names,
+)
 from tfgan_apps.data.paired_folders import load_aligned_pairs, load_folder_pairs  # noqa: E402
 from tfgan_apps.data.pipelines import (  # noqa: E402
     load_generation_dataset,
@@ -71,6 +79,7 @@ from tfgan_apps.errors import UserError, UserPathError  # noqa: E402
 from tfgan_apps.models import (  # noqa: E402
     DCGAN,
     AdversarialModel,
+    ConstantThenLinearDecay,
     CycleGAN,
     Pix2Pix,
     cyclegan_optimizers,
@@ -82,6 +91,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APPLICATIONS",
+    "ConstantThenLinearDecay",
+    "callbacks",
+    "inference",
+    "load_pix2pix_data",
+    "metrics",
+    "segmentation_class_names",
     "CycleGAN",
     "CycleGANOptions",
     "DCGANOptions",
