@@ -97,3 +97,15 @@ def test_cli_resume_with_another_image_size(tmp_path, capsys):
     assert err[0].startswith(f"tfgan-apps: error: --output {run.path} was trained with "
                              "image_size=64; this run asks for 16")
     assert sorted(os.listdir(run.path)) == ["config.json"]
+
+
+def test_cli_output_under_a_file_is_the_systems_reason(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("x")
+    output = tmp_path / "a-file" / "run"
+    assert main(["train", "dcgan", "--output", str(output), "--dataset", "builtin",
+                 "--batch-size", "8", "--image-size", "16", "--latent-dim", "8",
+                 "--base-filters", "8", "--epochs", "1", "--steps-per-epoch", "1", "--no-xla",
+                 "--quiet"]) == 2
+    # (TFDS may first report preparing the built-in set on stderr)
+    err = [line for line in capsys.readouterr().err.splitlines() if "tfgan-apps" in line]
+    assert len(err) == 1 and err[0].startswith("tfgan-apps: error: Not a directory: ")
