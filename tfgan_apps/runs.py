@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -51,43 +50,22 @@ def _shown(value: Any) -> str:
     return "None" if value is None else str(value)
 
 
-@dataclass(frozen=True)
 class RunDirectory:
     """The files of one training run under ``path`` (see the module docstring)."""
 
-    path: str
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.config_path = os.path.join(path, "config.json")
+        self.model_path = os.path.join(path, "model.keras")
+        self.checkpoints_dir = os.path.join(path, "checkpoints")
+        self.samples_dir = os.path.join(path, "samples")
+        self.logs_dir = os.path.join(path, "logs")
+        self.history_path = os.path.join(path, "history.json")
+        self.curves_path = os.path.join(path, "loss_curves.png")
+        self.evaluation_path = os.path.join(path, "evaluation.json")
 
-    @property
-    def config_path(self) -> str:
-        return os.path.join(self.path, "config.json")
-
-    @property
-    def model_path(self) -> str:
-        return os.path.join(self.path, "model.keras")
-
-    @property
-    def checkpoints_dir(self) -> str:
-        return os.path.join(self.path, "checkpoints")
-
-    @property
-    def samples_dir(self) -> str:
-        return os.path.join(self.path, "samples")
-
-    @property
-    def logs_dir(self) -> str:
-        return os.path.join(self.path, "logs")
-
-    @property
-    def history_path(self) -> str:
-        return os.path.join(self.path, "history.json")
-
-    @property
-    def curves_path(self) -> str:
-        return os.path.join(self.path, "loss_curves.png")
-
-    @property
-    def evaluation_path(self) -> str:
-        return os.path.join(self.path, "evaluation.json")
+    def __repr__(self) -> str:
+        return f"RunDirectory({self.path!r})"
 
     # ----------------------------------------------------------------------------- record
     def read_record(self) -> dict[str, Any] | None:
