@@ -40,7 +40,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfgan_apps.data.pipelines import from_signed_unit  # noqa: E402
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit  # noqa: E402
 from tfgan_apps.data.unpaired import load_style_test_triplets, load_tfds_unpaired  # noqa: E402
 from tfgan_apps.metrics import (  # noqa: E402
     edge_correlation,
@@ -57,9 +57,8 @@ STEPS_PER_EPOCH = 50
 def evaluate(model: CycleGAN, test: dict[str, np.ndarray]) -> dict[str, float]:
     """Figures of A -> B (and B -> A) on the test triplets (uint8 ``[N, S, S, 3]`` arrays)."""
     a, truth_b, real_b = test["image_a"], test["image_a_in_b"], test["image_b"]
-    signed = lambda x: x.astype(np.float32) / 127.5 - 1.0  # noqa: E731
     translate = lambda g, x: np.concatenate([  # noqa: E731
-        from_signed_unit(g(signed(x[i:i + 50]), training=False)).numpy()
+        from_signed_unit(g(to_signed_unit(x[i:i + 50]), training=False)).numpy()
         for i in range(0, len(x), 50)])
     fake_b = translate(model.g_ab, a)
     fake_a = translate(model.g_ba, truth_b)  # B -> A of the negatives: the truth is A
@@ -149,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
               callbacks=[budget])
     train_wall, train_cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     if args.samples:
-        fake = from_signed_unit(model.g_ab(test["image_a"][:8] / 127.5 - 1.0)).numpy()
+        fake = from_signed_unit(model.g_ab(to_signed_unit(test["image_a"][:8]))).numpy()
         rows = [x for row in zip(test["image_a"][:8], fake, test["image_a_in_b"][:8],
                                  strict=True) for x in row]
         save_image_grid(np.stack(rows), args.samples, columns=3)

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from tfgan_apps import DCGAN, export_saved_model
+from tfgan_apps.data.convert import from_signed_unit
 from tfgan_apps.export import existing_versions, next_version
-from tfgan_apps.export.image_io import images_to_uint8
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 from tfgan_apps.serving import generate_images, resolve_model_dir
 
@@ -30,7 +30,7 @@ def test_dcgan_signatures_return_documented_dtypes_and_shapes(dcgan, tmp_path):
     out = loaded.signatures["serving_default"](z=z)
     assert set(out) == {"images"}
     assert out["images"].dtype == tf.uint8 and out["images"].shape == (3, 28, 28, 1)
-    np.testing.assert_array_equal(out["images"].numpy(), images_to_uint8(dcgan(z)).numpy())
+    np.testing.assert_array_equal(out["images"].numpy(), from_signed_unit(dcgan(z)).numpy())
 
     png = loaded.signatures["generate_png"](z=z)
     assert set(png) == {"png_bytes"}
@@ -85,7 +85,7 @@ def test_failed_export_leaves_no_version(dcgan, tmp_path, monkeypatch):
 def test_generate_images_matches_the_model(dcgan, tmp_path):
     export_saved_model(dcgan, str(tmp_path))
     images = generate_images(os.path.join(str(tmp_path), "dcgan"), 5, seed=9)
-    np.testing.assert_array_equal(images, images_to_uint8(dcgan.generate(5, seed=9)).numpy())
+    np.testing.assert_array_equal(images, from_signed_unit(dcgan.generate(5, seed=9)).numpy())
 
 
 def test_unreadable_model_dirs(tmp_path):

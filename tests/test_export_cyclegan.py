@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgan_apps import CycleGAN
-from tfgan_apps.export import export_saved_model
+from tfgan_apps import CycleGAN, export_saved_model
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
 from tfgan_apps.inference import translate_any_size
 
 SIGNATURES = {"serving_default", "a2b", "b2a", "a2b_image_bytes", "b2a_image_bytes"}
@@ -46,8 +46,7 @@ def images(batch, height, width, seed=0):
 
 
 def expected_uint8(generator, x):
-    out = translate_any_size(generator, x.astype(np.float32) / 127.5 - 1.0).numpy()
-    return np.clip(np.round((out + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return from_signed_unit(translate_any_size(generator, to_signed_unit(x))).numpy()
 
 
 def test_signatures_are_listed(exported):

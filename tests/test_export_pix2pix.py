@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgan_apps.export import export_saved_model
+from tfgan_apps import export_saved_model
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
 from tfgan_apps.models.pix2pix import Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
 
@@ -65,7 +66,7 @@ def test_serving_default_matches_the_keras_model_at_its_own_size(exported_segmen
                                                                   segmenter):
     images = random_images(3, 32, 32, seed=1)
     out = exported_segmenter.signatures["serving_default"](images=tf.constant(images))
-    expected = segmenter.predict_probabilities(images.astype(np.float32) / 127.5 - 1.0)
+    expected = segmenter.predict_probabilities(to_signed_unit(images))
     np.testing.assert_allclose(out["probabilities"].numpy(), expected.numpy(), atol=1e-5)
 
 
@@ -116,8 +117,7 @@ def test_translation_signatures(tmp_path):
     assert set(out) == {"images"}
     assert out["images"].dtype == tf.uint8 and out["images"].shape == (2, 50, 30, 3)
     square = random_images(1, 32, 32, seed=5)
-    expected = np.clip(np.round((model(square.astype(np.float32) / 127.5 - 1.0).numpy() + 1)
-                                * 127.5), 0, 255)
+    expected = from_signed_unit(model(to_signed_unit(square))).numpy()
     got = loaded.signatures["serving_default"](images=tf.constant(square))["images"].numpy()
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
     request = tf.constant([tf.io.encode_png(images[0]).numpy(),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.inference import (
     _axis_tiles,
     fixed_input_size,
@@ -84,9 +85,9 @@ def test_tiled_is_close_to_untiled(generator):
 
 
 def test_bad_tiles_are_rejected(generator):
-    with pytest.raises(ValueError, match="multiple of 4"):
+    with pytest.raises(UserError, match="multiple of 4"):
         translate_tiled(generator, noise((1, 40, 40, 3)), 30)
-    with pytest.raises(ValueError, match="overlap"):
+    with pytest.raises(UserError, match="overlap"):
         translate_tiled(generator, noise((1, 40, 40, 3)), 32, overlap=32)
 
 
@@ -95,5 +96,5 @@ def test_fixed_size_generators_are_tiled_at_their_size():
     assert fixed_input_size(unet) == (32, 32)
     out = translate(unet, noise((1, 48, 40, 3)))
     assert out.shape == (1, 48, 40, 3)
-    with pytest.raises(ValueError, match="32x32"):
+    with pytest.raises(UserError, match="32x32"):
         translate(unet, noise((1, 16, 40, 3)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tfgan_apps.data.convert import to_signed_unit
 from tfgan_apps.metrics import (
     colour_sliced_wasserstein,
     edge_correlation,
@@ -31,8 +32,8 @@ def test_psnr_against_the_formula_for_uint8_and_signed_inputs():
     mse = ((a.astype(float) - b) ** 2).mean(axis=(1, 2, 3))
     expected = 10 * np.log10(255.0**2 / mse)
     np.testing.assert_allclose(psnr(a, b), expected, rtol=1e-4)
-    signed = lambda x: x.astype(np.float32) / 127.5 - 1  # noqa: E731
-    np.testing.assert_allclose(psnr(signed(a), signed(b)), expected, rtol=1e-4)
+    signed_a, signed_b = to_signed_unit(a).numpy(), to_signed_unit(b).numpy()
+    np.testing.assert_allclose(psnr(signed_a, signed_b), expected, rtol=1e-4)
     assert psnr(a[0], b[0]).shape == ()
 
 

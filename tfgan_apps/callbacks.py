@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.visualize import _atomic_path, plot_curves, save_png, write_json
+from tfgan_apps.visualize import atomic_temp_path, plot_curves, save_png, write_json
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -138,7 +138,7 @@ class ModelSnapshot(keras.callbacks.Callback):
 
 def save_model_atomically(model: keras.Model, path: str) -> str:
     """``model.save(path)`` through a temporary file and an atomic rename; returns ``path``."""
-    tmp = _atomic_path(path)
+    tmp = atomic_temp_path(path)
     os.remove(tmp)  # Keras refuses to overwrite silently in some versions; start clean.
     model.save(tmp)
     os.replace(tmp, path)

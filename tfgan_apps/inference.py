@@ -7,8 +7,8 @@ piece go through :func:`translate_tiled`: overlapping square tiles, translated s
 blended with linear ramp weights across the overlaps so no seam is visible.
 
 All functions take and return float images ``[batch, H, W, C]`` in [-1, 1] (the generators'
-range); convert uint8 with :func:`tfgan_apps.data.pipelines.to_signed_unit` /
-:func:`~tfgan_apps.data.pipelines.from_signed_unit`.
+range); convert uint8 with :func:`tfgan_apps.data.convert.to_signed_unit` /
+:func:`~tfgan_apps.data.convert.from_signed_unit`.
 
 Instance normalization makes a tile's output depend on that tile's statistics, so a tiled
 translation matches an untiled one closely but not exactly (more closely with larger tiles and
@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from tfgan_apps.errors import UserError
 
 #: heights and widths a two-times-downsampling generator accepts are multiples of this
 SIZE_MULTIPLE = 4
@@ -132,18 +134,18 @@ def translate_tiled(
         float32 numpy ``[batch, H, W, C]`` in [-1, 1].
 
     Raises:
-        ValueError: bad `tile` or `overlap`.
+        UserError: bad `tile` or `overlap`, or `images` not of rank 4.
     """
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_GENERATOR_SIZE or (
             tile % SIZE_MULTIPLE):
-        raise ValueError(f"tile must be a multiple of {SIZE_MULTIPLE}, at least "
+        raise UserError(f"tile must be a multiple of {SIZE_MULTIPLE}, at least "
                          f"{MIN_GENERATOR_SIZE}, got {tile!r}")
     overlap = tile // 4 if overlap is None else overlap
     if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 < overlap < tile:
-        raise ValueError(f"overlap must be an integer in [1, tile={tile}), got {overlap!r}")
+        raise UserError(f"overlap must be an integer in [1, tile={tile}), got {overlap!r}")
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
-        raise ValueError(f"images must be [batch, H, W, C], got shape {images.shape}")
+        raise UserError(f"images must be [batch, H, W, C], got shape {images.shape}")
     _, height, width, _ = images.shape
     rows, cols = _axis_tiles(height, tile, overlap), _axis_tiles(width, tile, overlap)
     windows = [(top, left, np.outer(wy, wx)[..., None])
@@ -182,18 +184,22 @@ def translate(
 
     Returns:
         float32 numpy ``[batch, H, W, C]`` in [-1, 1].
+
+    Raises:
+        UserError: a `tile` that the generator cannot take, images smaller than a fixed-size
+            generator's input, or as :func:`translate_tiled`.
     """
     fixed = fixed_input_size(generator)
     if fixed is not None:
         if fixed[0] != fixed[1]:
-            raise ValueError(f"generator input {fixed} is not square; cannot tile with it")
+            raise UserError(f"generator input {fixed} is not square; cannot tile with it")
         if tile is not None and tile != fixed[0]:
-            raise ValueError(f"this generator only takes {fixed[0]}x{fixed[0]} inputs; "
+            raise UserError(f"this generator only takes {fixed[0]}x{fixed[0]} inputs; "
                              f"use tile={fixed[0]} (got tile={tile})")
         tile = fixed[0]
         images = np.asarray(images, np.float32)
         if min(images.shape[1:3]) < tile:
-            raise ValueError(f"this generator only takes {tile}x{tile} inputs and the images "
+            raise UserError(f"this generator only takes {tile}x{tile} inputs and the images "
                              f"are {images.shape[1]}x{images.shape[2]}; resize them up first")
         return translate_tiled(generator, images, tile, overlap)
     if tile is None:

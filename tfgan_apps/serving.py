@@ -11,7 +11,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.data.pipelines import list_image_files
+from tfgan_apps.data.files import list_image_files
 from tfgan_apps.errors import UserError, UserPathError
 from tfgan_apps.export import existing_versions
 

@@ -15,12 +15,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.data.pipelines import decode_image
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
+from tfgan_apps.data.files import decode_image
+from tfgan_apps.errors import UserError
 from tfgan_apps.export.cyclegan import DIRECTIONS
-from tfgan_apps.export.image_io import images_to_uint8
 from tfgan_apps.inference import MIN_INPUT_SIZE, translate
 from tfgan_apps.serving import error_reason, map_output_paths
 from tfgan_apps.visualize import save_png
@@ -33,8 +33,8 @@ class _SignatureGenerator:
         self.function = function
 
     def __call__(self, images: Any, training: bool = False) -> tf.Tensor:
-        uint8 = images_to_uint8(images)
-        return tf.cast(self.function(images=uint8)["images"], tf.float32) / 127.5 - 1.0
+        """float32 ``[batch, H, W, 3]`` in [-1, 1] -> the same shape in [-1, 1]."""
+        return to_signed_unit(self.function(images=from_signed_unit(images))["images"])
 
 
 def load_translator(model_dir: str, direction: str = "a2b") -> Callable[..., Any]:
@@ -44,17 +44,17 @@ def load_translator(model_dir: str, direction: str = "a2b") -> Callable[..., Any
         A callable ``float32[batch, H, W, 3]`` in [-1, 1] -> same shape in [-1, 1].
 
     Raises:
-        ValueError: unknown direction, or not a CycleGAN.
+        UserError: unknown direction, or not a CycleGAN.
         FileNotFoundError: `model_dir` does not exist.
     """
     if direction not in DIRECTIONS:
-        raise ValueError(f"--direction must be one of {DIRECTIONS}, got {direction!r}")
+        raise UserError(f"must be one of {DIRECTIONS}, got {direction!r}", option="direction")
     if os.path.isfile(os.path.join(model_dir, "model.keras")):
         from tfgan_apps.export import load_run_model
 
         model = load_run_model(model_dir)
         if not hasattr(model, "g_ab"):
-            raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a CycleGAN")
+            raise UserError(f"{model_dir} holds a {type(model).__name__}, not a CycleGAN")
         return model.g_ab if direction == "a2b" else model.g_ba
     from tfgan_apps.serving import load_saved_model, signature
 
@@ -85,13 +85,13 @@ def translate_paths(
         The paths written.
 
     Raises:
-        ValueError: bad direction/tile, not a CycleGAN, a single input that is not a readable
+        UserError: bad direction/tile, not a CycleGAN, a single input that is not a readable
             image, or a folder none of whose images could be translated (unreadable ones are
             otherwise skipped with a message on stderr).
         FileNotFoundError: the model or input does not exist.
     """
     if tile is not None and (tile < 8 or tile % 4):
-        raise ValueError(f"--tile must be a multiple of 4, at least 8, got {tile}")
+        raise UserError(f"must be a multiple of 4, at least 8, got {tile}", option="tile")
     generator = load_translator(model_dir, direction)
     pairs = map_output_paths(input_path, output_path)
     written = []
@@ -102,22 +102,20 @@ def translate_paths(
             try:
                 image = decode_image(tf.constant(contents), channels=3)
             except tf.errors.InvalidArgumentError:
-                raise ValueError("not a readable PNG, JPEG, BMP or GIF image") from None
+                raise UserError("not a readable PNG, JPEG, BMP or GIF image") from None
             if min(image.shape[:2]) < MIN_INPUT_SIZE:
-                raise ValueError(f"the image is {image.shape[0]}x{image.shape[1]} pixels; at "
+                raise UserError(f"the image is {image.shape[0]}x{image.shape[1]} pixels; at "
                                  f"least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} are needed")
-            signed = tf.cast(image, tf.float32)[None] / 127.5 - 1.0
-            output = translate(generator, signed, tile=tile)[0]
+            output = translate(generator, to_signed_unit(image[None]), tile=tile)[0]
         except (tf.errors.InvalidArgumentError, ValueError) as error:
             reason = error_reason(error) if isinstance(error, tf.errors.OpError) else str(error)
             if len(pairs) == 1:
-                raise ValueError(f"cannot translate {source}: {reason}") from None
+                raise UserError(f"cannot translate {source}: {reason}") from None
             print(f"skipped {source}: {reason}", file=sys.stderr)
             continue
-        pixels = np.clip(np.round((output + 1.0) * 127.5), 0, 255).astype(np.uint8)
-        written.append(save_png(pixels, target))
+        written.append(save_png(output, target))  # float [-1, 1], converted by save_png
         report(f"{source} -> {target}")
     if not written:
-        raise ValueError(f"none of the {len(pairs)} files under {input_path} could be "
+        raise UserError(f"none of the {len(pairs)} files under {input_path} could be "
                          "translated")
     return written

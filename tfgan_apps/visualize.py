@@ -2,7 +2,8 @@
 
 All functions take numpy arrays (or anything ``np.asarray`` accepts, e.g. eager tensors) and
 write PNG files atomically (temporary file, then rename) so that a reader never sees half an
-image.
+image. Float images in [-1, 1] become uint8 through the package's one conversion,
+:func:`tfgan_apps.data.convert.from_signed_unit_numpy`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 # Figures are drawn with the object-oriented API (no pyplot), so writing PNGs works without a
 # display and never changes the backend a notebook or application has chosen.
 from matplotlib.figure import Figure
+
+from tfgan_apps.data.convert import from_signed_unit_numpy
 
 # Class 0 (background) black, then well separated colours (Pascal VOC-like, colour-blind aware
 # enough for up to 8 classes); longer lists cycle through a generated palette.
@@ -40,8 +43,7 @@ def to_uint8_images(images: np.ndarray) -> np.ndarray:
     if images.ndim == 3:
         images = images[None]
     if images.dtype != np.uint8:
-        images = np.clip(np.round((images.astype(np.float32) + 1.0) * 127.5), 0, 255)
-        images = images.astype(np.uint8)
+        images = from_signed_unit_numpy(images)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     return images
@@ -71,7 +73,10 @@ def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2)
     return grid
 
 
-def _atomic_path(path: str) -> str:
+def atomic_temp_path(path: str) -> str:
+    """A new empty temporary file next to `path` (same folder, created if missing, same
+    extension) to write into and then ``os.replace(tmp, path)``, so that a reader of `path`
+    never sees a half-written file. Returns the temporary file's path."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
@@ -81,7 +86,7 @@ def _atomic_path(path: str) -> str:
 
 def save_png(picture: np.ndarray, path: str) -> str:
     """Write a ``uint8[H, W, 3]`` picture (or a float one in [-1, 1]) to ``path`` atomically."""
-    tmp = _atomic_path(path)
+    tmp = atomic_temp_path(path)
     matplotlib.image.imsave(tmp, to_uint8_images(picture)[0], format="png")
     os.replace(tmp, path)
     return path
@@ -151,7 +156,7 @@ def plot_curves(
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = _atomic_path(path)
+    tmp = atomic_temp_path(path)
     fig.savefig(tmp, format="png", dpi=100)
     os.replace(tmp, path)
     return path
@@ -159,7 +164,7 @@ def plot_curves(
 
 def write_json(data: object, path: str) -> str:
     """Write JSON atomically (used for ``config.json``, ``history.json``, reports)."""
-    tmp = _atomic_path(path)
+    tmp = atomic_temp_path(path)
     with open(tmp, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True, default=float)
         f.write("\n")

@@ -15,11 +15,12 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from tfgan_apps.data.convert import from_signed_unit_numpy, to_signed_unit
+from tfgan_apps.data.jitter import jitter_load_size
 from tfgan_apps.data.paired import (
     OXFORD_PET_CLASS_NAMES,
-    jitter_load_size,
+    load_pix2pix_data,
     load_tfds_segmentation,
-    random_crop_and_flip,
     segmentation_class_names,
 )
 from tfgan_apps.data.paired_folders import (
@@ -28,6 +29,7 @@ from tfgan_apps.data.paired_folders import (
     match_image_mask_pairs,
     read_mask_ids,
 )
+from tfgan_apps.errors import UserError, UserPathError
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -55,7 +57,7 @@ def image_of(mask):
 
 def class_from_image(images):
     """Inverse of image_of on float images in [-1, 1]: nearest class by the red channel."""
-    red = (images[..., 0] + 1.0) * 127.5
+    red = from_signed_unit_numpy(images[..., 0]).astype(np.float32)
     return np.clip(np.round(red / 80.0), 0, 2).astype(np.int32)
 
 
@@ -98,7 +100,7 @@ def test_grey_rgb_mask_is_accepted_colour_mask_is_not(tmp_path):
     save(str(tmp_path / "grey.png"), np.stack([mask] * 3, -1))
     np.testing.assert_array_equal(read_mask_ids(tmp_path / "grey.png"), mask)
     save(str(tmp_path / "colour.png"), image_of(mask))
-    with pytest.raises(ValueError, match="colour.png.*single-channel"):
+    with pytest.raises(UserError, match="colour.png.*single-channel"):
         read_mask_ids(tmp_path / "colour.png")
 
 
@@ -118,7 +120,7 @@ def test_load_folder_pairs_values(pair_folders):
 def test_image_without_mask(pair_folders):
     images, masks = pair_folders
     save(str(images / "lonely.png"), image_of(blocks_mask(40, 48, 9)))
-    with pytest.raises(ValueError, match=r"1 image\(s\).*no mask.*lonely.png"):
+    with pytest.raises(UserError, match=r"1 image\(s\).*no mask.*lonely.png"):
         load_folder_pairs(images, masks, 3, image_size=32, batch_size=1)
 
 
@@ -132,8 +134,10 @@ def test_mask_without_image_is_ignored_with_a_warning(pair_folders):
 
 def test_mask_ids_beyond_num_classes(pair_folders):
     images, masks = pair_folders
-    with pytest.raises(ValueError, match=r"num_classes=2.*a.png \(max id 2\).*--num-classes"):
+    with pytest.raises(UserError, match=r"num_classes=2.*a.png \(max id 2\).*raise num_classes"
+                       ) as raised:
         load_folder_pairs(images, masks, 2, image_size=32, batch_size=1)
+    assert "--" not in str(raised.value)  # the CLI, not the data layer, names its flags
 
 
 def test_size_mismatch(pair_folders):
@@ -166,49 +170,28 @@ def test_unreadable_mask(pair_folders):
 
 def test_missing_and_wrong_folders(pair_folders, tmp_path):
     images, masks = pair_folders
-    with pytest.raises(FileNotFoundError, match="masks folder"):
+    with pytest.raises(FileNotFoundError, match="mask folder") as raised:
         match_image_mask_pairs(images, tmp_path / "nowhere", 3)
-    with pytest.raises(ValueError, match="is a file"):
+    assert isinstance(raised.value, UserPathError)
+    with pytest.raises(ValueError, match="is a file") as raised:
         match_image_mask_pairs(images / "a.jpg", masks, 3)
+    assert isinstance(raised.value, UserPathError)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no images"):
+    with pytest.raises(ValueError, match="no images") as raised:
         match_image_mask_pairs(tmp_path / "empty", masks, 3)
-    with pytest.raises(ValueError, match="batch_size"):
+    assert isinstance(raised.value, UserError)
+    with pytest.raises(UserError, match="3 image/mask pairs, fewer than batch_size=4"):
         load_folder_pairs(images, masks, 3, image_size=32, batch_size=4)
+    with pytest.raises(UserError, match="num_classes must be a positive integer"):
+        match_image_mask_pairs(images, masks, 0)
 
 
 # ------------------------------------------------------------------------- augmentation
 
 
-def test_random_crop_and_flip_keeps_pairs_aligned():
-    """Exact check: each input pixel carries its source coordinates, the target their code."""
-    batch, load, size = 16, 20, 16
-    rows, cols = np.mgrid[:load, :load]
-    inputs = np.broadcast_to(np.stack([rows, cols, np.zeros_like(rows)], -1),
-                             (batch, load, load, 3)).astype(np.int32)
-    targets = np.broadcast_to(rows * load + cols, (batch, load, load)).astype(np.int32)
-    cropped_in, cropped_target = (t.numpy() for t in random_crop_and_flip(
-        tf.constant(inputs), tf.constant(targets), size, tf.constant(7, tf.int64)))
-    assert cropped_in.shape == (batch, size, size, 3) and cropped_target.shape == (batch, size,
-                                                                                    size)
-    np.testing.assert_array_equal(cropped_target,
-                                  cropped_in[..., 0] * load + cropped_in[..., 1])
-    # Crops are contiguous windows, some mirrored: columns step by +1 or -1.
-    steps = np.diff(cropped_in[..., 1], axis=2)
-    flipped = np.all(steps == -1, axis=(1, 2))
-    assert np.all(flipped | np.all(steps == 1, axis=(1, 2)))
-    assert 0 < flipped.sum() < batch
-    offsets = cropped_in[:, 0, 0, 0]
-    assert len(set(offsets)) > 1  # different crops within one batch
-    # Same seed, same draw.
-    again = random_crop_and_flip(tf.constant(inputs), tf.constant(targets), size,
-                                 tf.constant(7, tf.int64))[1].numpy()
-    np.testing.assert_array_equal(again, cropped_target)
-
-
 def test_augmented_folder_pipeline_stays_aligned_and_is_deterministic(pair_folders):
     images, masks = pair_folders
-    assert jitter_load_size(256) == 286 and jitter_load_size(32) == 35
+    assert jitter_load_size(256) == 286 and jitter_load_size(32) == 36
 
     def batches(seed):
         ds = load_folder_pairs(images, masks, 3, image_size=32, batch_size=3, augment=True,
@@ -227,7 +210,7 @@ def test_augmented_folder_pipeline_stays_aligned_and_is_deterministic(pair_folde
 
 def test_deterministic_augmentation_needs_a_seed(pair_folders):
     images, masks = pair_folders
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(UserError, match="seed"):
         load_folder_pairs(images, masks, 3, image_size=32, batch_size=1, augment=True,
                           shuffle=False, seed=None, deterministic=True)
 
@@ -267,12 +250,12 @@ def test_aligned_pairs_jitter_identically(aligned_folder):
 
 
 def test_aligned_pairs_bad_inputs(aligned_folder, tmp_path):
-    with pytest.raises(ValueError, match="direction"):
+    with pytest.raises(UserError, match="direction"):
         load_aligned_pairs(aligned_folder, direction="sideways")
     save(str(aligned_folder / "odd.png"), np.zeros((10, 21, 3), np.uint8))
     with pytest.raises(ValueError, match=r"odd width.*odd.png \(21x10\)"):
         load_aligned_pairs(aligned_folder, image_size=16)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserPathError, match="aligned image folder"):
         load_aligned_pairs(tmp_path / "missing", image_size=16)
 
 
@@ -324,11 +307,29 @@ def test_builtin_segmentation_through_mock():
         images, masks = next(iter(ds))
     np.testing.assert_array_equal(masks.numpy(), np.stack([e["segmentation_mask"][..., 0]
                                                            for e in examples]))
-    np.testing.assert_allclose(images.numpy(), np.stack([e["image"] for e in examples])
-                               / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(images.numpy(),
+                               to_signed_unit(np.stack([e["image"] for e in examples])), atol=1e-6)
     assert segmentation_class_names("builtin") == SEGMENTATION_CLASS_NAMES
 
 
 def test_unknown_tfds_dataset():
-    with pytest.raises(ValueError, match="unknown segmentation dataset 'voc'"):
+    with pytest.raises(UserError, match="unknown segmentation dataset 'voc'"):
         load_tfds_segmentation("voc")
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+
+def test_pix2pix_data_source_errors_name_the_arguments(pair_folders, aligned_folder):
+    images, masks = pair_folders
+    cases = [
+        ({"dataset": "builtin", "aligned_dir": str(aligned_folder)},
+         "give one data source, not dataset and aligned_dir"),
+        ({"images_dir": str(images)}, "images_dir and masks_dir go together"),
+        ({"images_dir": str(images), "masks_dir": str(masks)}, "num_classes is required"),
+        ({"dataset": "builtin", "num_classes": 3}, r"4 classes .*not num_classes=3"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(UserError, match=message) as raised:
+            load_pix2pix_data(**kwargs)
+        assert "--" not in str(raised.value), raised.value

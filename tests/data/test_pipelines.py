@@ -14,18 +14,17 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from tfgan_apps.data import pipelines
+from tfgan_apps.data.checks import check_channels, check_positive_int
+from tfgan_apps.data.convert import from_signed_unit, from_signed_unit_numpy, to_signed_unit
+from tfgan_apps.data.files import decode_image, find_unreadable_images, list_image_files
 from tfgan_apps.data.pipelines import (
-    decode_image,
     finalize,
-    find_unreadable_images,
-    from_signed_unit,
-    list_image_files,
     load_generation_dataset,
     load_image_folder,
     load_tfds_images,
     resize_and_center_crop,
-    to_signed_unit,
 )
+from tfgan_apps.errors import UserError, UserPathError
 
 RED, GREEN = (255, 0, 0), (0, 255, 0)
 
@@ -83,6 +82,22 @@ def test_signed_unit_round_trip_is_exact():
     assert float(x[0]) == -1.0 and float(x[-1]) == 1.0
     np.testing.assert_array_equal(from_signed_unit(x).numpy(), np.arange(256))
     assert from_signed_unit(tf.constant([-3.0, 3.0])).numpy().tolist() == [0, 255]
+    # The numpy twin is the same formula, also on values between two pixels.
+    between = np.linspace(-1.2, 1.2, 4001, dtype=np.float32)
+    np.testing.assert_array_equal(from_signed_unit_numpy(between),
+                                  from_signed_unit(between).numpy())
+    assert from_signed_unit_numpy(x.numpy()).dtype == np.uint8
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.0, True, None, "8"])
+def test_one_positive_int_check(value):
+    with pytest.raises(UserError, match=f"image_size must be a positive integer, got {value!r}"
+                       ) as raised:
+        check_positive_int("image_size", value)
+    assert raised.value.option == "image_size"  # the CLI names its flag there instead
+    assert check_positive_int("image_size", 8) == 8
+    with pytest.raises(UserError, match="channels must be 1"):
+        check_channels(2)
 
 
 @pytest.mark.parametrize("shape", [(40, 60, 3), (60, 40, 1), (16, 16, 3), (5, 9, 3)])
@@ -100,7 +115,7 @@ def test_resize_and_center_crop_keeps_aspect_and_nearest_keeps_labels():
     np.testing.assert_array_equal(out, 0)  # only the middle third survives the centre crop
     labels = np.random.default_rng(0).integers(0, 4, (37, 23, 1)).astype(np.uint8)
     assert set(np.unique(resize_and_center_crop(labels, 8, "nearest"))) <= {0, 1, 2, 3}
-    with pytest.raises(ValueError, match="bicubic"):
+    with pytest.raises(UserError, match="bicubic"):
         resize_and_center_crop(labels, 8, method="bicubic")
 
 
@@ -136,7 +151,7 @@ def test_find_unreadable_images(image_folder):
 
 def test_finalize_checks_batch_size_against_known_size():
     ds = tf.data.Dataset.range(5)
-    with pytest.raises(ValueError, match="5 examples, fewer than batch_size=8"):
+    with pytest.raises(UserError, match="5 examples, fewer than batch_size=8"):
         finalize(
             ds,
             batch_size=8,
@@ -225,24 +240,28 @@ def test_image_folder_is_deterministic_per_seed(image_folder):
 
 def test_image_folder_errors(tmp_path, image_folder):
     missing = tmp_path / "nowhere"
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(FileNotFoundError, match="nowhere") as raised:
         load_image_folder(missing, image_size=8)
-    with pytest.raises(ValueError, match="is a file"):
+    assert isinstance(raised.value, UserPathError)
+    with pytest.raises(ValueError, match="is a file") as raised:
         load_image_folder(image_folder / "a.png", image_size=8)
+    assert isinstance(raised.value, UserPathError)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "README.txt").write_text("hi")
-    with pytest.raises(ValueError, match=r"no images.*README\.txt.*\.png"):
+    with pytest.raises(UserError, match=r"no images.*README\.txt.*\.png"):
         load_image_folder(empty, image_size=8)
     only_bad = tmp_path / "only_bad"
     only_bad.mkdir()
     (only_bad / "x.png").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="none of the 1 image files"):
+    with pytest.raises(UserError, match="none of the 1 image files"):
         load_image_folder(only_bad, image_size=8)
     with pytest.raises(ValueError, match="7 readable images, fewer than batch_size=64"):
         _load_quietly(image_folder, image_size=8)
-    with pytest.raises(ValueError, match="channels"):
+    with pytest.raises(UserError, match="channels"):
         load_image_folder(image_folder, image_size=8, channels=4)
+    with pytest.raises(UserError, match="batch_size must be a positive integer"):
+        load_image_folder(image_folder, image_size=8, batch_size=0)
 
 
 # ----------------------------------------------------------------------------- TFDS (mocked)
@@ -291,7 +310,7 @@ def test_tfds_datasets_shapes(name, kwargs, shape):
 
 
 def test_tfds_errors():
-    with pytest.raises(ValueError, match=r"unknown dataset 'imagenet_nope'.*builtin.*mnist"):
+    with pytest.raises(UserError, match=r"unknown dataset 'imagenet_nope'.*builtin.*mnist"):
         load_tfds_images("imagenet_nope")
     with tfds.testing.mock_data(num_examples=4):
         with pytest.raises(ValueError, match="4 examples, fewer than batch_size=64"):

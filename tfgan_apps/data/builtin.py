@@ -50,6 +50,7 @@ from tfgan_apps.data.shapes import (  # noqa: F401
     style_a_to_b,
     style_b_to_a,
 )
+from tfgan_apps.errors import UserError
 
 APPS: tuple[str, ...] = ("generation", "style", "segmentation")
 SPLIT_IDS: dict[str, int] = {"train": 0, "test": 1}
@@ -67,6 +68,9 @@ class TfganShapesConfig(tfds.core.BuilderConfig):
         num_train: examples in the ``train`` split, >= 1.
         num_test: examples in the ``test`` split, >= 1.
         seed: first entry of every example's ``default_rng([seed, split_id, index])``.
+
+    Raises:
+        UserError: (on creation) an unknown ``app``, ``image_size < 16`` or an empty split.
     """
 
     app: str = "generation"
@@ -77,18 +81,18 @@ class TfganShapesConfig(tfds.core.BuilderConfig):
 
     def __post_init__(self) -> None:
         if self.app not in APPS:
-            raise ValueError(f"app must be one of {APPS}, got {self.app!r}")
+            raise UserError(f"app must be one of {APPS}, got {self.app!r}")
         if self.image_size < 16:
-            raise ValueError(f"image_size must be >= 16 pixels, got {self.image_size}")
+            raise UserError(f"image_size must be >= 16 pixels, got {self.image_size}")
         if self.num_train < 1 or self.num_test < 1:
-            raise ValueError(
+            raise UserError(
                 f"num_train and num_test must be >= 1, got {self.num_train} and {self.num_test}"
             )
 
     def split_size(self, split: str) -> int:
         """Number of examples of ``split`` (``"train"`` or ``"test"``)."""
         if split not in SPLIT_IDS:
-            raise ValueError(f"split must be one of {tuple(SPLIT_IDS)}, got {split!r}")
+            raise UserError(f"split must be one of {tuple(SPLIT_IDS)}, got {split!r}")
         return self.num_train if split == "train" else self.num_test
 
 
@@ -127,7 +131,7 @@ def render_example(
     """
     size = config.split_size(split)
     if not 0 <= index < size:
-        raise ValueError(f"index must be in [0, {size}) for split {split!r}, got {index}")
+        raise UserError(f"index must be in [0, {size}) for split {split!r}, got {index}")
     rng = np.random.default_rng([config.seed, SPLIT_IDS[split], index])
     if config.app == "generation":
         image, label = render_generation_example(rng, config.image_size)

@@ -1,9 +1,9 @@
 """Paired data for pix2pix: (image, segmentation mask) and aligned (A, B) image pairs.
 
-This module holds the shared augmentation and batch tail, the TFDS source and
-:func:`load_pix2pix_data` (one source from the CLI's flags);
-:mod:`tfgan_apps.data.paired_folders` reads your own folders. Every loader returns a
-batched, prefetched ``tf.data.Dataset`` of
+This module holds the TFDS source and :func:`load_pix2pix_data` (one source of the three);
+:mod:`tfgan_apps.data.paired_folders` reads your own folders, and both end in
+:func:`tfgan_apps.data.paired_batches.finish_pairs`. Every loader returns a batched, prefetched
+``tf.data.Dataset`` of
 
 - segmentation: ``(images, masks)``: float32 ``[batch, S, S, 3]`` in [-1, 1] and int32
   ``[batch, S, S]`` class ids in ``[0, K)``;
@@ -11,11 +11,12 @@ batched, prefetched ``tf.data.Dataset`` of
 
 Augmentation (``augment=True``, for training) is the paper's (Isola et al. 2017, 6.2: "random
 jitter was applied by resizing the 256x256 input images to 286x286 and then randomly cropping
-back to size 256x256", plus mirroring): each pair is loaded at ``int(1.12 * S)`` (bilinear for
-images, nearest neighbour for masks so no class id is invented), then the *same* random
-``S x S`` crop and the *same* random horizontal flip are applied to both members, as one gather
-with shared indices. The random draws come from ``tf.data.Dataset.random(seed)``, re-drawn every
-epoch, so with ``deterministic=True`` a seed gives the same batches on every run.
+back to size 256x256", plus mirroring): each pair is loaded at
+:func:`~tfgan_apps.data.jitter.jitter_load_size` (``round(S * 286 / 256)``; bilinear for images,
+nearest neighbour for masks so no class id is invented), then the *same* random ``S x S`` crop
+and the *same* random horizontal flip are applied to both members, as one gather with shared
+indices. The random draws come from ``tf.data.Dataset.random(seed)``, re-drawn every epoch, so
+with ``deterministic=True`` a seed gives the same batches on every run.
 
 Mask conventions:
 
@@ -29,20 +30,18 @@ Mask conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
-from tfgan_apps.data.pipelines import (
-    finalize,
-    resize_and_center_crop,
-    to_signed_unit,
-)
-
-#: Load size / crop size of the paper's random jitter (286 / 256).
-JITTER_SCALE = 1.12
+from tfgan_apps.data.builtin import TfganShapes  # noqa: F401  (its import registers tfgan_shapes)
+from tfgan_apps.data.checks import check_positive_int
+from tfgan_apps.data.jitter import jitter_load_size
+from tfgan_apps.data.paired_batches import finish_pairs, resize_pair
+from tfgan_apps.data.paired_folders import load_aligned_pairs, load_folder_pairs
+from tfgan_apps.data.pipelines import read_tfds_split
+from tfgan_apps.data.shapes import SEGMENTATION_CLASS_NAMES
+from tfgan_apps.errors import UserError
 
 OXFORD_PET_CLASS_NAMES: tuple[str, ...] = ("background", "pet", "border")
 """Class ids of ``oxford_iiit_pet`` masks after remapping (trimap 2 -> 0, 1 -> 1, 3 -> 2)."""
@@ -55,99 +54,6 @@ _BUILTIN_ALIASES = ("builtin", "tfgan_shapes")
 _AUTOTUNE = tf.data.AUTOTUNE
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    """``value`` if it is a positive int (not a bool), else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def jitter_load_size(image_size: int) -> int:
-    """Side at which pairs are loaded before the random crop: ``int(1.12 * S)`` (256 -> 286)."""
-    return int(image_size * JITTER_SCALE)
-
-
-# ------------------------------------------------------------------------ shared batch tail
-
-
-def random_crop_and_flip(
-    inputs: tf.Tensor, targets: tf.Tensor, image_size: int, seed: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """The same random ``S x S`` crop and horizontal flip for each input and its target.
-
-    Args:
-        inputs: ``[batch, L, L, C]`` images (any dtype), ``L >= S``.
-        targets: ``[batch, L, L]`` masks or ``[batch, L, L, C']`` images, same L.
-        image_size: S.
-        seed: int64 scalar; with it the crops and flips are a pure function of the batch.
-
-    Returns:
-        ``(inputs, targets)`` cropped to ``S x S``; example ``b`` of both is cut at the same
-        offset and flipped (or not) together: pixel ``(i, j)`` of both comes from the same
-        source pixel.
-    """
-    batch = tf.shape(inputs)[0]
-    load = tf.shape(inputs)[1]
-    seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0x5A17, tf.int64)])
-    offsets = tf.random.stateless_uniform([batch, 2], seed, minval=0, maxval=load - image_size + 1,
-                                          dtype=tf.int32)
-    flips = tf.random.stateless_uniform([batch, 1], seed + [0, 1], minval=0, maxval=2,
-                                        dtype=tf.int32)
-    steps = tf.range(image_size)
-    rows = offsets[:, :1] + steps[None]  # [batch, S]
-    cols = offsets[:, 1:] + steps[None]
-    # A horizontal flip of the crop is the crop read with reversed column indices.
-    cols = tf.where(flips == 1, tf.reverse(cols, axis=[1]), cols)
-
-    def crop(x):
-        x = tf.gather(x, rows, axis=1, batch_dims=1)
-        return tf.gather(x, cols, axis=2, batch_dims=1)
-
-    return crop(inputs), crop(targets)
-
-
-def finish_pairs(
-    ds: tf.data.Dataset,
-    *,
-    image_size: int,
-    augment: bool,
-    target_is_mask: bool,
-    batch_size: int,
-    shuffle: bool,
-    seed: int | None,
-    deterministic: bool,
-    drop_remainder: bool,
-    cache: bool | str,
-) -> tf.data.Dataset:
-    """``(uint8 input [L, L, C], uint8 target)`` elements -> augmented, converted batches."""
-    if augment and deterministic and seed is None:
-        raise ValueError("deterministic=True needs an integer seed for the augmentation, got None")
-    # Unshuffled data (validation, sample grids) always comes in order: fixed examples.
-    deterministic = deterministic or not shuffle
-    ds = finalize(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                  deterministic=deterministic, drop_remainder=drop_remainder, cache=cache)
-    if augment:
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, randoms)).map(
-            lambda pair, r: random_crop_and_flip(pair[0], pair[1], image_size, r),
-            num_parallel_calls=_AUTOTUNE)
-
-    def convert(inputs, targets):
-        targets = tf.cast(targets, tf.int32) if target_is_mask else to_signed_unit(targets)
-        return to_signed_unit(inputs), targets
-
-    return ds.map(convert, num_parallel_calls=_AUTOTUNE).prefetch(_AUTOTUNE)
-
-
-def resize_pair(image: tf.Tensor, mask: tf.Tensor, size: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Image ``[H, W, 3]`` and mask ``[H, W]`` -> ``[size, size, 3]``, ``[size, size]`` with one
-    geometry (short side to ``size``, centre crop): bilinear for the image, nearest for the
-    mask."""
-    image = resize_and_center_crop(image, size)
-    mask = resize_and_center_crop(mask[..., None], size, method="nearest")[..., 0]
-    return image, mask
-
-
 # ----------------------------------------------------------------------------- TFDS
 
 
@@ -155,21 +61,21 @@ def _resolve_segmentation_name(name: str, image_size: int) -> str:
     key = name.strip().lower()
     if key in _BUILTIN_ALIASES:
         key = "tfgan_shapes/segmentation" if image_size <= 64 else "tfgan_shapes/segmentation_128"
-    if key.startswith("tfgan_shapes"):
-        import tfgan_apps.data.builtin  # noqa: F401  registers tfgan_shapes
     return key
 
 
 def segmentation_class_names(name: str) -> tuple[str, ...]:
-    """Class names, by id, of a dataset accepted by :func:`load_tfds_segmentation`."""
+    """Class names, by id, of a dataset accepted by :func:`load_tfds_segmentation`.
+
+    Raises:
+        UserError: `name` is not a supported segmentation dataset.
+    """
     key = _resolve_segmentation_name(name, 64).split(":")[0]
     if key.startswith("oxford_iiit_pet"):
         return OXFORD_PET_CLASS_NAMES
     if key.startswith("tfgan_shapes/segmentation"):
-        from tfgan_apps.data.builtin import SEGMENTATION_CLASS_NAMES
-
         return tuple(SEGMENTATION_CLASS_NAMES)
-    raise ValueError(
+    raise UserError(
         f"unknown segmentation dataset {name!r}; use 'builtin' (tfgan_shapes/segmentation) or "
         "'oxford_iiit_pet', or your own folders with load_folder_pairs"
     )
@@ -210,6 +116,9 @@ def load_tfds_segmentation(
 
     Returns:
         Dataset of ``(float32 [batch, S, S, 3] in [-1, 1], int32 [batch, S, S] in [0, K))``.
+
+    Raises:
+        UserError: unknown `name`, or a bad size, batch size or seed.
     """
     image_size = check_positive_int("image_size", image_size)
     key = _resolve_segmentation_name(name, image_size)
@@ -222,13 +131,7 @@ def load_tfds_segmentation(
             return mask
     else:
         segmentation_class_names(name)  # raises the unknown-dataset error
-    builder = tfds.builder(key, data_dir=data_dir)
-    builder.download_and_prepare()
-    ds = builder.as_dataset(
-        split=split,
-        shuffle_files=shuffle and not builder.info.disable_shuffling,
-        read_config=tfds.ReadConfig(shuffle_seed=seed),
-    )
+    ds = read_tfds_split(key, split, shuffle=shuffle, seed=seed, data_dir=data_dir)
     load_size = jitter_load_size(image_size) if augment else image_size
 
     def prepare(example):
@@ -290,25 +193,22 @@ def load_pix2pix_data(
         fixed size; validation batches are in order, un-augmented, the last one partial.
 
     Raises:
-        ValueError: no or several sources, ``images_dir`` without ``masks_dir`` (or the
-            reverse), missing ``num_classes`` for folders, or a ``num_classes`` that contradicts
-            the dataset's.
+        UserError: several sources, ``images_dir`` without ``masks_dir`` (or the reverse),
+            missing ``num_classes`` for folders, a ``num_classes`` that contradicts the
+            dataset's, or any error of the loader of the source.
     """
-    # Imported here: paired_folders builds on this module's batch tail.
-    from tfgan_apps.data.paired_folders import load_aligned_pairs, load_folder_pairs
-
-    given = [name for name, value in (("a dataset", dataset), ("--images/--masks", images_dir
-             or masks_dir), ("--aligned-dir", aligned_dir)) if value]
+    given = [name for name, value in (("dataset", dataset), ("images_dir/masks_dir", images_dir
+             or masks_dir), ("aligned_dir", aligned_dir)) if value]
     if len(given) > 1:
-        raise ValueError(f"give one data source, not {' and '.join(given)}")
+        raise UserError(f"give one data source, not {' and '.join(given)}")
     common = {"batch_size": batch_size, "seed": seed, "deterministic": deterministic}
     if images_dir or masks_dir:
         if not (images_dir and masks_dir):
-            raise ValueError("--images and --masks go together: pass the folder of images and "
-                             "the folder of their masks")
+            raise UserError("images_dir and masks_dir go together: pass the folder of images "
+                            "and the folder of their masks")
         if num_classes is None:
-            raise ValueError("--num-classes is required with --images/--masks (masks hold ids "
-                             "0..K-1)")
+            raise UserError("num_classes is required with images_dir/masks_dir (the masks hold "
+                            "class ids 0..K-1)")
         size = image_size or DEFAULT_IMAGE_SIZES["folders"]
         train = load_folder_pairs(images_dir, masks_dir, num_classes, image_size=size,
                                   augment=augment, **common)
@@ -322,8 +222,8 @@ def load_pix2pix_data(
     name = dataset or "builtin"
     names = segmentation_class_names(name)
     if num_classes is not None and num_classes != len(names):
-        raise ValueError(f"{name} has {len(names)} classes {names}, not --num-classes "
-                         f"{num_classes}; omit --num-classes")
+        raise UserError(f"{name} has {len(names)} classes {names}, not num_classes="
+                        f"{num_classes}; omit num_classes")
     key = "oxford_iiit_pet" if name.startswith("oxford_iiit_pet") else "builtin"
     size = image_size or DEFAULT_IMAGE_SIZES[key]
     train = load_tfds_segmentation(name, split="train", image_size=size, augment=augment,

@@ -1,6 +1,7 @@
 """Your own pix2pix pairs: image and mask folders, and aligned side-by-side A|B images.
 
-Built on :mod:`tfgan_apps.data.paired` (the same augmentation, batch tail and element format).
+Built on :mod:`tfgan_apps.data.paired_batches` (the same augmentation, batch tail and element
+format as the TFDS source of :mod:`tfgan_apps.data.paired`).
 Every file is checked before training starts: an image without a mask (or the reverse), a
 mask whose ids reach ``num_classes``, a size mismatch or an unreadable file is reported with
 its name and how to fix it.
@@ -15,18 +16,19 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfgan_apps.data.paired import (
-    check_positive_int,
-    finish_pairs,
-    jitter_load_size,
-    resize_pair,
-)
-from tfgan_apps.data.pipelines import (
+from tfgan_apps.data.checks import check_batch_fits, check_positive_int, name_list
+from tfgan_apps.data.files import (
+    check_folder,
     decode_image,
     find_unreadable_images,
+    list_folder_images,
     list_image_files,
-    resize_and_center_crop,
+    relative_names,
 )
+from tfgan_apps.data.jitter import jitter_load_size
+from tfgan_apps.data.paired_batches import finish_pairs, resize_pair
+from tfgan_apps.data.pipelines import resize_and_center_crop
+from tfgan_apps.errors import UserError
 
 _AUTOTUNE = tf.data.AUTOTUNE
 
@@ -40,7 +42,7 @@ def read_mask_ids(path: str | os.PathLike) -> np.ndarray:
     three channels are equal is read as grayscale.
 
     Raises:
-        ValueError: the file is not a readable image, or is an RGB image with colours (class
+        UserError: the file is not a readable image, or is an RGB image with colours (class
             ids must be stored as one channel or palette indices).
     """
     path = os.fspath(path)
@@ -50,13 +52,13 @@ def read_mask_ids(path: str | os.PathLike) -> np.ndarray:
             mode = image.mode
             array = np.asarray(image)
     except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"mask {path!r} is not a readable image ({error})") from None
+        raise UserError(f"mask {path!r} is not a readable image ({error})") from None
     if mode in ("LA", "PA"):
         array = array[..., 0]
     elif array.ndim == 3:
         if not (np.array_equal(array[..., 0], array[..., 1])
                 and np.array_equal(array[..., 0], array[..., 2])):
-            raise ValueError(
+            raise UserError(
                 f"mask {path!r} is a colour ({mode}) image; masks must hold class ids as a "
                 "single-channel (grayscale) or palette PNG: convert each colour to its id"
             )
@@ -66,20 +68,6 @@ def read_mask_ids(path: str | os.PathLike) -> np.ndarray:
 
 def _pair_key(path: str, directory: str) -> str:
     return os.path.splitext(os.path.relpath(path, directory))[0]
-
-
-def _names(items: list[str], limit: int = 5) -> str:
-    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
-
-
-def _check_directory(directory: str, what: str) -> str:
-    directory = os.fspath(directory)
-    if not tf.io.gfile.exists(directory):
-        raise FileNotFoundError(f"{what} folder {directory!r} does not exist")
-    if not tf.io.gfile.isdir(directory):
-        raise ValueError(f"{what} {directory!r} is a file, not a folder")
-    return directory
 
 
 def _index_by_key(paths: list[str], directory: str, what: str) -> dict[str, str]:
@@ -92,9 +80,9 @@ def _index_by_key(paths: list[str], directory: str, what: str) -> dict[str, str]
                               f"{os.path.relpath(path, directory)}")
         index[key] = path
     if duplicates:
-        raise ValueError(
+        raise UserError(
             f"{what} under {directory!r} share a name with different extensions, so pairs are "
-            f"ambiguous: {_names(duplicates)}; keep one file per name"
+            f"ambiguous: {name_list(duplicates)}; keep one file per name"
         )
     return index
 
@@ -112,39 +100,37 @@ def match_image_mask_pairs(
         Sorted ``[(image_path, mask_path), ...]``.
 
     Raises:
-        FileNotFoundError: a folder does not exist.
-        ValueError: with the offending file names and the fix, when a folder holds no images,
+        UserPathError: a folder does not exist, or is a file.
+        UserError: with the offending file names and the fix, when a folder holds no images,
             an image has no mask, two files share a stem, an image or mask is unreadable, a
             mask is a colour image, a mask holds an id ``>= num_classes``, or an image and its
             mask differ in size.
     """
-    images_dir = _check_directory(images_dir, "images")
-    masks_dir = _check_directory(masks_dir, "masks")
+    images_dir = check_folder(images_dir, "image folder")
+    masks_dir = check_folder(masks_dir, "mask folder")
     num_classes = check_positive_int("num_classes", num_classes)
-    images = _index_by_key(list_image_files(images_dir), images_dir, "images")
+    images = _index_by_key(list_folder_images(images_dir), images_dir, "images")
     masks = _index_by_key(list_image_files(masks_dir), masks_dir, "masks")
-    if not images:
-        raise ValueError(f"no images (.png, .jpg, ...) under {images_dir!r}")
     missing = sorted(set(images) - set(masks))
     if missing:
-        raise ValueError(
+        raise UserError(
             f"{len(missing)} image(s) under {images_dir!r} have no mask of the same name under "
-            f"{masks_dir!r}: {_names([os.path.relpath(images[k], images_dir) for k in missing])}"
-            "; add their masks (same name, e.g. NAME.png) or remove the images"
+            f"{masks_dir!r}: {relative_names([images[k] for k in missing], images_dir)}; add "
+            "their masks (same name, e.g. NAME.png) or remove the images"
         )
     orphans = sorted(set(masks) - set(images))
     if orphans:
         warnings.warn(
             f"ignored {len(orphans)} mask(s) under {masks_dir} without an image: "
-            f"{_names([os.path.relpath(masks[k], masks_dir) for k in orphans])}",
+            f"{relative_names([masks[k] for k in orphans], masks_dir)}",
             stacklevel=2,
         )
     keys = sorted(images)
     unreadable = find_unreadable_images([images[k] for k in keys])
     if unreadable:
-        raise ValueError(
+        raise UserError(
             f"{len(unreadable)} image(s) are not readable images: "
-            f"{_names([os.path.relpath(p, images_dir) for p in unreadable])}; "
+            f"{relative_names(unreadable, images_dir)}; "
             "replace or remove them (and their masks)"
         )
     too_large, mismatched = [], []
@@ -160,14 +146,14 @@ def match_image_mask_pairs(
                 f"{os.path.relpath(masks[key], masks_dir)} is {ids.shape[1]}x{ids.shape[0]}"
             )
     if too_large:
-        raise ValueError(
+        raise UserError(
             f"{len(too_large)} mask(s) hold class ids >= num_classes={num_classes}: "
-            f"{_names(too_large)}; ids must be 0..{num_classes - 1}: raise num_classes "
-            "(--num-classes) or fix the masks"
+            f"{name_list(too_large)}; ids must be 0..{num_classes - 1}: raise num_classes "
+            "or fix the masks"
         )
     if mismatched:
-        raise ValueError(
-            f"{len(mismatched)} image/mask pair(s) differ in size: {_names(mismatched)}; "
+        raise UserError(
+            f"{len(mismatched)} image/mask pair(s) differ in size: {name_list(mismatched)}; "
             "a mask must have its image's width and height"
         )
     return [(images[k], masks[k]) for k in keys]
@@ -206,15 +192,17 @@ def load_folder_pairs(
 
     Returns:
         Dataset of ``(float32 [batch, S, S, 3] in [-1, 1], int32 [batch, S, S] in [0, K))``.
+
+    Raises:
+        UserPathError, UserError: as :func:`match_image_mask_pairs`; also a bad size or batch
+            size, fewer pairs than `batch_size` with `drop_remainder`, or `augment` and
+            `deterministic` without a `seed`.
     """
     image_size = check_positive_int("image_size", image_size)
     check_positive_int("batch_size", batch_size)
     pairs = match_image_mask_pairs(images_dir, masks_dir, num_classes)
-    if drop_remainder and len(pairs) < batch_size:
-        raise ValueError(
-            f"{len(pairs)} image/mask pairs are fewer than batch_size={batch_size}; use "
-            f"batch_size <= {len(pairs)} or drop_remainder=False"
-        )
+    check_batch_fits(len(pairs), batch_size, drop_remainder=drop_remainder,
+                     where=repr(os.fspath(images_dir)), items="image/mask pairs")
     load_size = jitter_load_size(image_size) if augment else image_size
     mask_dtype = tf.uint8 if num_classes <= 256 else tf.int32
 
@@ -269,23 +257,21 @@ def load_aligned_pairs(
         Dataset of ``(inputs, targets)``, both float32 ``[batch, S, S, 3]`` in [-1, 1].
 
     Raises:
-        FileNotFoundError: the folder does not exist.
-        ValueError: bad ``direction``, no images, unreadable images, or an odd width.
+        UserPathError: the folder does not exist, or is a file.
+        UserError: bad ``direction``, size or batch size, no images, unreadable images, an odd
+            width, or fewer images than `batch_size` with `drop_remainder`.
     """
     if direction not in ("AtoB", "BtoA"):
-        raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
+        raise UserError(f"must be 'AtoB' or 'BtoA', got {direction!r}", option="direction")
     image_size = check_positive_int("image_size", image_size)
     check_positive_int("batch_size", batch_size)
-    directory = _check_directory(directory, "aligned images")
-    paths = list_image_files(directory)
-    if not paths:
-        raise ValueError(f"no images (.png, .jpg, ...) under {directory!r}")
+    paths = list_folder_images(directory, "aligned image folder")
+    directory = os.fspath(directory)
     unreadable = find_unreadable_images(paths)
     if unreadable:
-        raise ValueError(
+        raise UserError(
             f"{len(unreadable)} file(s) are not readable images: "
-            f"{_names([os.path.relpath(p, directory) for p in unreadable])}; replace or remove "
-            "them"
+            f"{relative_names(unreadable, directory)}; replace or remove them"
         )
     odd = []
     for path in paths:
@@ -293,15 +279,12 @@ def load_aligned_pairs(
             if image.size[0] % 2:
                 odd.append(f"{os.path.relpath(path, directory)} ({image.size[0]}x{image.size[1]})")
     if odd:
-        raise ValueError(
+        raise UserError(
             f"{len(odd)} image(s) have an odd width, so they are not side-by-side A|B pairs: "
-            f"{_names(odd)}; each file must hold A and B, of equal size, next to each other"
+            f"{name_list(odd)}; each file must hold A and B, of equal size, next to each other"
         )
-    if drop_remainder and len(paths) < batch_size:
-        raise ValueError(
-            f"{len(paths)} images are fewer than batch_size={batch_size}; use batch_size <= "
-            f"{len(paths)} or drop_remainder=False"
-        )
+    check_batch_fits(len(paths), batch_size, drop_remainder=drop_remainder,
+                     where=repr(directory), items="images")
     load_size = jitter_load_size(image_size) if augment else image_size
 
     def load(path):

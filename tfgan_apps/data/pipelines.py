@@ -2,21 +2,34 @@
 
 Every loader yields float32 image batches ``[batch, S, S, C]`` in [-1, 1] (the range of the
 generators' tanh output). The building blocks below are public because the pix2pix and CycleGAN
-pipelines reuse them: decode → :func:`resize_and_center_crop` (uint8) → :func:`finalize`
-(cache the compact uint8 images, shuffle, batch, :func:`to_signed_unit`, prefetch, options).
+pipelines reuse them: decode (:mod:`~tfgan_apps.data.files`) → :func:`resize_and_center_crop`
+(uint8) → :func:`finalize` (cache the compact uint8 images, shuffle, batch, optionally the random
+jitter of :mod:`~tfgan_apps.data.jitter`, :func:`~tfgan_apps.data.convert.to_signed_unit`,
+prefetch, options).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+from tfgan_apps.data.builtin import TfganShapes  # noqa: F401  (its import registers tfgan_shapes)
+from tfgan_apps.data.checks import check_batch_fits, check_channels, check_positive_int, check_seed
+from tfgan_apps.data.convert import to_signed_unit
+from tfgan_apps.data.files import (
+    IMAGE_EXTENSIONS,
+    decode_image,
+    find_unreadable_images,
+    list_folder_images,
+    relative_names,
+)
+from tfgan_apps.data.jitter import jitter_batches
+from tfgan_apps.errors import UserError
 
 # Cache decoded TFDS images in memory only below this size (CelebA at 64x64 is ~2 GB: streamed).
 _MAX_CACHE_BYTES = 1 << 30
@@ -44,63 +57,7 @@ _TFDS_SOURCES = {
 _BUILTIN_ALIASES = ("builtin", "tfgan_shapes")
 
 
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_channels(channels: Any) -> int:
-    if isinstance(channels, bool) or channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
-    return channels
-
-
 # ----------------------------------------------------------------------------- building blocks
-
-
-def list_image_files(directory: str | os.PathLike) -> list[str]:
-    """Returns the sorted paths of all files under `directory` (recursively) with an image
-    extension (.jpg, .jpeg, .png, .bmp, .gif, any case). Works with local and ``gs://`` paths."""
-    directory = os.fspath(directory)
-    paths = []
-    for root, _, files in tf.io.gfile.walk(directory):
-        paths.extend(os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
-    return sorted(paths)
-
-
-def find_unreadable_images(paths: Iterable[str]) -> list[str]:
-    """Returns the paths, in input order, that :func:`decode_image` cannot decode.
-
-    Every file is read and fully decoded once (in parallel, through ``tf.data``), with the same
-    decoder the pipelines use, so a dataset built from the remaining paths never fails mid-training.
-    """
-    paths = [os.fspath(p) for p in paths]
-    if not paths:
-        return []
-
-    def try_decode(index, path):
-        image = decode_image(tf.io.read_file(path), channels=3)
-        # Returning the shape makes the decode an output, so it is not pruned from the graph.
-        return index, tf.shape(image)
-
-    ds = tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), paths))
-    ds = ds.map(try_decode, num_parallel_calls=_AUTOTUNE, deterministic=False)
-    readable = {int(i) for i, _ in ds.ignore_errors(log_warning=False).as_numpy_iterator()}
-    return [p for i, p in enumerate(paths) if i not in readable]
-
-
-def decode_image(contents: tf.Tensor, channels: int) -> tf.Tensor:
-    """Decodes JPEG/PNG/BMP/GIF bytes (a scalar string tensor) to uint8 ``[H, W, channels]``.
-
-    GIFs give their first frame (``expand_animations=False``); alpha is dropped (not composited).
-    The BMP and GIF decoders only produce RGB, so everything is decoded to RGB and converted to
-    grayscale (ITU-R BT.601 luma) when ``channels=1``.
-    """
-    _check_channels(channels)
-    image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
 
 
 def resize_and_center_crop(image: tf.Tensor, size: int, method: str = "bilinear") -> tf.Tensor:
@@ -114,8 +71,8 @@ def resize_and_center_crop(image: tf.Tensor, size: int, method: str = "bilinear"
             no new class ids are invented).
     """
     if method not in ("bilinear", "nearest"):
-        raise ValueError(f"method must be 'bilinear' or 'nearest', got {method!r}")
-    _check_positive_int("size", size)
+        raise UserError(f"method must be 'bilinear' or 'nearest', got {method!r}")
+    check_positive_int("size", size)
     image = tf.convert_to_tensor(image)
     shape = tf.shape(image)
     height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
@@ -135,17 +92,6 @@ def resize_and_center_crop(image: tf.Tensor, size: int, method: str = "bilinear"
     return cropped
 
 
-def to_signed_unit(image: tf.Tensor) -> tf.Tensor:
-    """Maps uint8 [0, 255] to float32 [-1, 1] (``x / 127.5 - 1``); any shape."""
-    return tf.cast(image, tf.float32) / 127.5 - 1.0
-
-
-def from_signed_unit(x: tf.Tensor) -> tf.Tensor:
-    """Inverse of :func:`to_signed_unit`: float [-1, 1] to uint8 [0, 255], clipped and rounded."""
-    scaled = (tf.cast(x, tf.float32) + 1.0) * 127.5
-    return tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8)
-
-
 def finalize(
     ds: tf.data.Dataset,
     *,
@@ -156,10 +102,12 @@ def finalize(
     drop_remainder: bool,
     cache: bool | str,
     map_fn: Callable[..., Any] | None = None,
+    crop_size: int | None = None,
     batch_map_fn: Callable[..., Any] | None = None,
     shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
-    """Applies the common tail: cache → shuffle → `map_fn` → batch → `batch_map_fn` → prefetch.
+    """Applies the common tail: cache → shuffle → `map_fn` → batch → random crop to `crop_size`
+    → `batch_map_fn` → prefetch.
 
     Args:
         ds: unbatched dataset of decoded, resized (compact, e.g. uint8) elements.
@@ -172,23 +120,21 @@ def finalize(
         cache: True caches in memory, a string caches to that file prefix, False streams.
         map_fn: per-element function run after cache and shuffle (random augmentation), so the
             cache stays small and augmentation differs every epoch.
+        crop_size: the paper's random jitter (:func:`~tfgan_apps.data.jitter.jitter_batches`):
+            a random ``crop_size`` square and flip per example (shared by the members of a
+            tuple element), drawn from `seed`; None (default) does not crop.
         batch_map_fn: per-batch function (e.g. :func:`to_signed_unit`): vectorised over the
             batch, ~10x cheaper than per element for small images.
         shuffle_buffer: defaults to the dataset size when known, at most 10,000.
 
     Raises:
-        ValueError: `drop_remainder` with fewer known examples than `batch_size` (no batch at all).
+        UserError: a bad `batch_size`, `deterministic` shuffling without a `seed`, or
+            `drop_remainder` with fewer known examples than `batch_size` (no batch at all).
     """
-    _check_positive_int("batch_size", batch_size)
-    if deterministic and shuffle and seed is None:
-        raise ValueError("deterministic=True needs an integer shuffle seed, got seed=None")
+    check_positive_int("batch_size", batch_size)
+    check_seed(seed, deterministic=deterministic and shuffle, purpose="the shuffle")
     size = int(ds.cardinality())
-    if drop_remainder and 0 <= size < batch_size:
-        raise ValueError(
-            f"the dataset has {size} examples, fewer than batch_size={batch_size}, so with "
-            f"drop_remainder=True it would yield no batch; use batch_size <= {size} or "
-            "drop_remainder=False"
-        )
+    check_batch_fits(size, batch_size, drop_remainder=drop_remainder)
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
     if shuffle:
@@ -197,6 +143,8 @@ def finalize(
     if map_fn is not None:
         ds = ds.map(map_fn, num_parallel_calls=_AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=_AUTOTUNE)
+    if crop_size is not None:
+        ds = jitter_batches(ds, crop_size, seed, shared=True)
     if batch_map_fn is not None:
         ds = ds.map(batch_map_fn, num_parallel_calls=_AUTOTUNE)
     ds = ds.prefetch(_AUTOTUNE)
@@ -216,8 +164,6 @@ def _convert_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
 
 def _resolve_tfds_name(name: str, image_size: int | None) -> str:
     key = name.strip().lower()
-    if key.startswith("tfgan_shapes") or key in _BUILTIN_ALIASES:
-        import tfgan_apps.data.builtin  # noqa: F401  registers tfgan_shapes
     if key not in _BUILTIN_ALIASES:
         return key
     # The builder keeps each size in its own config: take the smallest at least image_size
@@ -227,6 +173,22 @@ def _resolve_tfds_name(name: str, image_size: int | None) -> str:
     sizes = [size for size, config in by_size.items() if config in configs] or [32]
     chosen = next((size for size in sizes if size >= (image_size or 0)), sizes[-1])
     return f"tfgan_shapes/{by_size[chosen]}"
+
+
+def read_tfds_split(
+    name: str, split: str, *, shuffle: bool, seed: int | None, data_dir: str | None
+) -> tf.data.Dataset:
+    """Prepares the TFDS dataset `name` (downloads it, or renders the built-in one, once) and
+    reads `split` as unbatched example dicts; with `shuffle`, the file order is shuffled with
+    `seed`. Ordered datasets (``tfgan_shapes``: ``disable_shuffling``) refuse file shuffling
+    and are read in order; :func:`finalize`'s example shuffle randomises them anyway."""
+    builder = tfds.builder(name, data_dir=data_dir)
+    builder.download_and_prepare()
+    return builder.as_dataset(
+        split=split,
+        shuffle_files=shuffle and not builder.info.disable_shuffling,
+        read_config=tfds.ReadConfig(shuffle_seed=seed),
+    )
 
 
 def load_tfds_images(
@@ -267,39 +229,32 @@ def load_tfds_images(
         ``tf.data.Dataset`` of float32 ``[batch_size, S, S, C]`` in [-1, 1].
 
     Raises:
-        ValueError: unknown `name` without `image_key`, or bad sizes.
+        UserError: unknown `name` without `image_key`, a missing `image_key` feature, or bad
+            sizes or channels.
     """
     key = _resolve_tfds_name(name, image_size)
     source = _TFDS_SOURCES.get(key.split(":")[0])
     if source is None and image_key is None:
         supported = ", ".join([*_BUILTIN_ALIASES, *_TFDS_SOURCES])
-        raise ValueError(
+        raise UserError(
             f"unknown dataset {name!r}; supported: {supported} "
             "(or pass image_key= to load another TFDS image dataset)"
         )
     image_key = image_key or source.image_key
-    builder = tfds.builder(key, data_dir=data_dir)
-    builder.download_and_prepare()
-    # Ordered datasets (tfgan_shapes: disable_shuffling) refuse shuffle_files; the example
-    # shuffle in finalize() randomises them anyway.
-    ds = builder.as_dataset(
-        split=split,
-        shuffle_files=shuffle and not builder.info.disable_shuffling,
-        read_config=tfds.ReadConfig(shuffle_seed=seed),
-    )
+    ds = read_tfds_split(key, split, shuffle=shuffle, seed=seed, data_dir=data_dir)
     if image_key not in ds.element_spec:
-        raise ValueError(f"{name!r} has no {image_key!r} feature, only {list(ds.element_spec)}")
+        raise UserError(f"{name!r} has no {image_key!r} feature, only {list(ds.element_spec)}")
     spec_shape = ds.element_spec[image_key].shape
     if source is None:
         height, width, native_channels = spec_shape
         native_size = height if height is not None and height == width else None
         source = _TfdsSource(image_key, native_size, native_channels)
     if image_size is None and source.size is None:
-        raise ValueError(f"{name!r} images are not square of a fixed size: pass image_size")
-    image_size = _check_positive_int(
+        raise UserError(f"{name!r} images are not square of a fixed size: pass image_size")
+    image_size = check_positive_int(
         "image_size", source.size if image_size is None else image_size
     )
-    channels = _check_channels(channels if channels is not None else source.channels)
+    channels = check_channels(channels if channels is not None else source.channels)
     resize = source.crop is not None or tuple(spec_shape[:2]) != (image_size, image_size)
 
     def prepare(example):
@@ -327,12 +282,6 @@ def load_tfds_images(
 
 
 # ----------------------------------------------------------------------------- image folders
-
-
-def _short_list(paths: list[str], directory: str, limit: int = 5) -> str:
-    names = [os.path.relpath(p, directory) for p in paths[:limit]]
-    more = f", ... ({len(paths) - limit} more)" if len(paths) > limit else ""
-    return ", ".join(names) + more
 
 
 def load_image_folder(
@@ -368,49 +317,32 @@ def load_image_folder(
         ``tf.data.Dataset`` of float32 ``[batch_size, S, S, C]`` in [-1, 1].
 
     Raises:
-        FileNotFoundError: `directory` does not exist.
-        ValueError: `directory` is a file, holds no readable image, or fewer readable images
-            than `batch_size` with `drop_remainder`.
+        UserPathError: `directory` does not exist or is a file.
+        UserError: `directory` holds no readable image, fewer readable images than
+            `batch_size` with `drop_remainder`, or a bad size, channels or batch size.
     """
+    image_size = check_positive_int("image_size", image_size)
+    channels = check_channels(channels)
+    check_positive_int("batch_size", batch_size)
+    paths = list_folder_images(directory)
     directory = os.fspath(directory)
-    image_size = _check_positive_int("image_size", image_size)
-    channels = _check_channels(channels)
-    _check_positive_int("batch_size", batch_size)
-    accepted = ", ".join(IMAGE_EXTENSIONS)
-    if not tf.io.gfile.exists(directory):
-        raise FileNotFoundError(f"image folder {directory!r} does not exist")
-    if not tf.io.gfile.isdir(directory):
-        raise ValueError(
-            f"{directory!r} is a file, not a folder: pass the folder that holds your images "
-            f"(accepted extensions: {accepted})"
-        )
-    paths = list_image_files(directory)
-    if not paths:
-        others = sorted(os.path.join(r, f) for r, _, fs in tf.io.gfile.walk(directory) for f in fs)
-        found = (
-            f"{len(others)} other files ({_short_list(others, directory)})" if others else "none"
-        )
-        raise ValueError(f"no images under {directory!r} (files found: {found}); use {accepted}")
     unreadable = find_unreadable_images(paths)
     if unreadable:
         if len(unreadable) == len(paths):
-            raise ValueError(
+            raise UserError(
                 f"none of the {len(paths)} image files under {directory!r} is a readable image "
-                f"({_short_list(unreadable, directory)}); accepted formats: {accepted}"
+                f"({relative_names(unreadable, directory)}); accepted formats: "
+                f"{', '.join(IMAGE_EXTENSIONS)}"
             )
         warnings.warn(
             f"skipped {len(unreadable)} of {len(paths)} files that are not readable images "
-            f"under {directory}: {_short_list(unreadable, directory)}",
+            f"under {directory}: {relative_names(unreadable, directory)}",
             stacklevel=2,
         )
         bad = set(unreadable)
         paths = [p for p in paths if p not in bad]
-    if drop_remainder and len(paths) < batch_size:
-        raise ValueError(
-            f"{directory!r} has {len(paths)} readable images, fewer than batch_size={batch_size}, "
-            f"so with drop_remainder=True there would be no batch; use batch_size <= {len(paths)} "
-            "or drop_remainder=False"
-        )
+    check_batch_fits(len(paths), batch_size, drop_remainder=drop_remainder,
+                     where=repr(directory), items="readable images")
 
     ds = tf.data.Dataset.from_tensor_slices(paths)
     if shuffle and not cache:
@@ -445,12 +377,12 @@ def load_generation_dataset(
     if data_dir_images is None:
         return load_tfds_images(source or "builtin", **kwargs)
     if source is not None:
-        raise ValueError(
+        raise UserError(
             f"pass either a dataset name ({source!r}) or data_dir_images "
             f"({data_dir_images!r}), not both"
         )
     if kwargs.get("channels", 3) is None:
         kwargs.pop("channels")  # the CLI passes None for "native", which for a folder is RGB
     if kwargs.get("image_size") is None:
-        raise ValueError("image_size is required when loading an image folder")
+        raise UserError("image_size is required when loading an image folder")
     return load_image_folder(data_dir_images, **kwargs)

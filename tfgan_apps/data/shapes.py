@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tfgan_apps.errors import UserError
+
 SHAPE_KINDS: tuple[str, ...] = ("disc", "square", "triangle", "ring", "cross")
 """Object kinds of the generation configs; ``label`` indexes this tuple."""
 
@@ -242,7 +244,7 @@ def style_a_to_b(image: np.ndarray) -> np.ndarray:
     """
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        raise ValueError(f"style_a_to_b expects a uint8 image, got dtype {image.dtype}")
+        raise UserError(f"style_a_to_b expects a uint8 image, got dtype {image.dtype}")
     return np.uint8(255) - image
 
 
@@ -250,7 +252,7 @@ def style_b_to_a(image: np.ndarray) -> np.ndarray:
     """Inverse of :func:`style_a_to_b` (``a = 255 - b``); uint8 ``[..., H, W, 3]`` -> same."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        raise ValueError(f"style_b_to_a expects a uint8 image, got dtype {image.dtype}")
+        raise UserError(f"style_b_to_a expects a uint8 image, got dtype {image.dtype}")
     return np.uint8(255) - image
 
 

@@ -8,9 +8,11 @@ and two folders of the user's own images (different counts, any sizes).
 Each domain is loaded by :mod:`tfgan_apps.data.pipelines` (decode, resize the short side and
 centre-crop, cache, shuffle with its own seed, batch), the smaller domain is repeated so an
 epoch is one pass over the larger one (as in the reference implementation), and the paper's
-random jitter is applied per image: resize to ``1.12 x`` the training size (286 for 256),
-random crop back to it, random horizontal flip. The jitter's random draws are stateless, from
-``tf.data.Dataset.random(seed)``, so with ``deterministic=True`` a seed gives the same batches.
+random jitter of :mod:`tfgan_apps.data.jitter` is applied per image, the same as pix2pix's:
+load at :func:`~tfgan_apps.data.jitter.jitter_load_size` (286 for 256), random crop back to
+the training size, random horizontal flip; the two domains draw independently. The draws are
+stateless, from ``tf.data.Dataset.random(seed)``, so with ``deterministic=True`` a seed gives
+the same batches.
 """
 
 from __future__ import annotations
@@ -19,52 +21,23 @@ import os
 from typing import Any
 
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
+from tfgan_apps.data.builtin import TfganShapes  # noqa: F401  (its import registers tfgan_shapes)
+from tfgan_apps.data.checks import check_positive_int
+from tfgan_apps.data.convert import to_signed_unit
+from tfgan_apps.data.jitter import jitter_batches, jitter_load_size
 from tfgan_apps.data.pipelines import (
     load_image_folder,
     load_tfds_images,
+    read_tfds_split,
     resize_and_center_crop,
-    to_signed_unit,
 )
+from tfgan_apps.errors import UserError
 
 _AUTOTUNE = tf.data.AUTOTUNE
 _BUILTIN_STYLE_ALIASES = ("builtin", "tfgan_shapes", "tfgan_shapes/style")
 _BUILTIN_STYLE_SIZES = {64: "tfgan_shapes/style", 128: "tfgan_shapes/style_128"}
 _CYCLE_GAN_SIZE = 256
-#: the reference's load size over crop size (286 / 256)
-JITTER_SCALE = 286 / 256
-
-
-def jitter_size(image_size: int) -> int:
-    """Side the paper's jitter resizes to before its random crop: ``round(1.12 * S)``, i.e.
-    286 for 256, 143 for 128, 72 for 64."""
-    return int(round(image_size * JITTER_SCALE))
-
-
-def random_jitter(images: tf.Tensor, image_size: int, seed: tf.Tensor) -> tf.Tensor:
-    """Random crop ``S x S`` and random horizontal flip of each image of a batch (stateless).
-
-    Args:
-        images: ``[batch, L, L, C]`` (any dtype), ``L >= S``.
-        image_size: S.
-        seed: int ``[2]`` stateless seed.
-
-    Returns:
-        ``[batch, S, S, C]``, same dtype.
-    """
-    shape = tf.shape(images)
-    batch, height, width = shape[0], shape[1], shape[2]
-    draws = tf.random.stateless_uniform(tf.stack([batch, 3]), seed=seed)
-    top = tf.cast(draws[:, 0] * tf.cast(height - image_size + 1, tf.float32), tf.int32)
-    left = tf.cast(draws[:, 1] * tf.cast(width - image_size + 1, tf.float32), tf.int32)
-    span = tf.range(image_size)
-    crops = tf.gather(images, top[:, None] + span, axis=1, batch_dims=1)
-    crops = tf.gather(crops, left[:, None] + span, axis=2, batch_dims=1)
-    flip = draws[:, 2] < 0.5
-    crops = tf.where(flip[:, None, None, None], tf.reverse(crops, axis=[2]), crops)
-    crops.set_shape([None, image_size, image_size, images.shape[-1]])
-    return crops
 
 
 def _zip_domains(
@@ -79,26 +52,12 @@ def _zip_domains(
             domain_a = domain_a.repeat()
         elif count_b < count_a:
             domain_b = domain_b.repeat()
+    ds = tf.data.Dataset.zip((domain_a, domain_b))
     if augment:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((domain_a, domain_b, seeds))
-
-        def jitter(a, b, draw):
-            return (random_jitter(a, image_size, tf.stack([draw, tf.constant(0, tf.int64)])),
-                    random_jitter(b, image_size, tf.stack([draw, tf.constant(1, tf.int64)])))
-
-        ds = ds.map(jitter, num_parallel_calls=_AUTOTUNE)
-    else:
-        ds = tf.data.Dataset.zip((domain_a, domain_b))
+        ds = jitter_batches(ds, image_size, seed, shared=False)
     options = tf.data.Options()
     options.deterministic = deterministic
     return ds.prefetch(_AUTOTUNE).with_options(options)
-
-
-def _check_image_size(image_size: Any) -> int:
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
-    return image_size
 
 
 def resolve_unpaired_name(name: str, image_size: int | None) -> tuple[str, int, str, str]:
@@ -109,19 +68,17 @@ def resolve_unpaired_name(name: str, image_size: int | None) -> tuple[str, int, 
     """
     key = name.strip().lower()
     if key in _BUILTIN_STYLE_ALIASES or key.startswith("tfgan_shapes/style"):
-        import tfgan_apps.data.builtin  # noqa: F401  registers tfgan_shapes
-
         if key in _BUILTIN_STYLE_ALIASES:
             size = 64 if image_size is None or image_size <= 64 else 128
             key = _BUILTIN_STYLE_SIZES[size]
         if key.split(":")[0] not in _BUILTIN_STYLE_SIZES.values():
-            raise ValueError(f"unknown built-in style config {name!r}; use "
+            raise UserError(f"unknown built-in style config {name!r}; use "
                              f"{', '.join(_BUILTIN_STYLE_SIZES.values())} or 'builtin'")
         size = 128 if key.split(":")[0].endswith("_128") else 64
         return key, size, "image_a", "image_b"
     if key.startswith("cycle_gan/") and len(key) > len("cycle_gan/"):
         return key, _CYCLE_GAN_SIZE, "image", "image"
-    raise ValueError(
+    raise UserError(
         f"unknown unpaired dataset {name!r}; supported: 'builtin' (tfgan_shapes/style, "
         "tfgan_shapes/style_128) and 'cycle_gan/<config>' (horse2zebra, monet2photo, "
         "vangogh2photo, apple2orange, summer2winter_yosemite, ...), or two image folders"
@@ -132,7 +89,7 @@ def _domain_splits(tfds_name: str, split: str) -> tuple[str, str]:
     """TFDS splits of domains A and B for ``train``/``test`` (slices like ``train[:10%]`` kept)."""
     base, bracket, rest = split.partition("[")
     if base not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test' (optionally sliced, e.g. "
+        raise UserError(f"split must be 'train' or 'test' (optionally sliced, e.g. "
                          f"'train[:10%]'), got {split!r}")
     if tfds_name.startswith("cycle_gan"):
         return f"{base}A{bracket}{rest}", f"{base}B{bracket}{rest}"
@@ -162,7 +119,8 @@ def load_tfds_unpaired(
         split: ``"train"`` or ``"test"`` (``"train[:10%]"`` slices both domains).
         image_size: S (default: 64 built-in, 256 cycle_gan).
         batch_size: examples per batch (the paper uses 1).
-        augment: the paper's random jitter (resize to ``1.12 S``, random crop S, random flip);
+        augment: the paper's random jitter (load at ``round(S * 286 / 256)``, random crop S,
+            random flip);
             default True for ``train``, False otherwise (resize + centre crop to S).
         shuffle: shuffle each domain (independently, reshuffled every epoch).
         seed: seed of shuffling and jitter (None: not reproducible).
@@ -175,12 +133,16 @@ def load_tfds_unpaired(
     Returns:
         ``tf.data.Dataset`` of ``(a, b)``, each float32 ``[batch, S, S, 3]`` in [-1, 1]; an epoch
         is one pass over the larger domain (the smaller repeats).
+
+    Raises:
+        UserError: unknown `name` or `split`, or a bad size, batch size or seed.
     """
     tfds_name, native_size, key_a, key_b = resolve_unpaired_name(name, image_size)
-    image_size = _check_image_size(native_size if image_size is None else image_size)
+    image_size = check_positive_int("image_size",
+                                    native_size if image_size is None else image_size)
     augment = split.startswith("train") if augment is None else bool(augment)
     split_a, split_b = _domain_splits(tfds_name, split)
-    load_size = jitter_size(image_size) if augment else image_size
+    load_size = jitter_load_size(image_size) if augment else image_size
     common = dict(image_size=load_size, channels=3, batch_size=batch_size, shuffle=shuffle,
                   deterministic=deterministic, drop_remainder=drop_remainder, data_dir=data_dir,
                   cache=cache)
@@ -217,7 +179,8 @@ def load_unpaired_folders(
         image_size: S.
         batch_size, shuffle, seed, deterministic, drop_remainder: as in
             :func:`load_tfds_unpaired`.
-        augment: the paper's random jitter (resize to ``1.12 S``, random crop, flip).
+        augment: the paper's random jitter (load at ``round(S * 286 / 256)``, random crop,
+            flip).
         cache: cache decoded images in memory (True), in files with this prefix (a string; the
             two domains get ``_a``/``_b`` suffixes), or not at all (False).
 
@@ -225,11 +188,11 @@ def load_unpaired_folders(
         ``tf.data.Dataset`` of ``(a, b)``, each float32 ``[batch, S, S, 3]`` in [-1, 1].
 
     Raises:
-        FileNotFoundError: a folder does not exist.
-        ValueError: a folder is a file, holds no readable image, or fewer than `batch_size`.
+        UserPathError: a folder does not exist or is a file.
+        UserError: a folder holds no readable image, or fewer than `batch_size`; a bad size.
     """
-    image_size = _check_image_size(image_size)
-    load_size = jitter_size(image_size) if augment else image_size
+    image_size = check_positive_int("image_size", image_size)
+    load_size = jitter_load_size(image_size) if augment else image_size
     common = dict(image_size=load_size, channels=3, batch_size=batch_size, shuffle=shuffle,
                   deterministic=deterministic, drop_remainder=drop_remainder)
     other_seed = None if seed is None else seed + 1
@@ -253,21 +216,22 @@ def load_unpaired_dataset(
     :func:`load_unpaired_folders` or :func:`load_tfds_unpaired`.
 
     Raises:
-        ValueError: only one folder, or folders together with a dataset name.
+        UserError: only one folder, folders together with a dataset name or with TFDS-only
+            arguments, or any error of the loader.
     """
     if data_dir_a is None and data_dir_b is None:
         return load_tfds_unpaired(source or "builtin", **kwargs)
     if data_dir_a is None or data_dir_b is None:
-        raise ValueError("pass both --data-dir-a and --data-dir-b (the two unpaired image "
-                         f"folders), got only {data_dir_a or data_dir_b!r}")
+        raise UserError("pass both data_dir_a and data_dir_b (the two unpaired image "
+                        f"folders), got only {data_dir_a or data_dir_b!r}")
     if source is not None:
-        raise ValueError(f"pass either a dataset name ({source!r}) or two image folders, "
+        raise UserError(f"pass either a dataset name ({source!r}) or two image folders, "
                          "not both")
     if kwargs.get("image_size") is None:
         kwargs["image_size"] = _CYCLE_GAN_SIZE
     tfds_only = sorted({"split", "data_dir"} & kwargs.keys())
     if tfds_only:
-        raise ValueError(f"{', '.join(tfds_only)} only apply to TFDS datasets, not folders")
+        raise UserError(f"{', '.join(tfds_only)} only apply to TFDS datasets, not folders")
     if kwargs.get("augment") is None:
         kwargs.pop("augment", None)
     return load_unpaired_folders(data_dir_a, data_dir_b, **kwargs)
@@ -295,13 +259,17 @@ def load_style_test_triplets(
         ``[batch, S, S, 3]`` in [-1, 1]; ``image_a_in_b`` is the true translation of
         ``image_a`` (:func:`tfgan_apps.data.builtin.style_a_to_b`), ``image_b`` an unrelated
         real B image.
+
+    Raises:
+        UserError: `name` is not the built-in style set, or a bad size.
     """
     tfds_name, native_size, _, _ = resolve_unpaired_name(name, image_size)
     if not tfds_name.startswith("tfgan_shapes"):
-        raise ValueError(f"{name!r} has no ground-truth translation; only the built-in style "
-                         "set ('builtin') does")
-    image_size = _check_image_size(native_size if image_size is None else image_size)
-    ds = tfds.load(tfds_name, split=split, data_dir=data_dir, shuffle_files=False)
+        raise UserError(f"{name!r} has no ground-truth translation; only the built-in style "
+                        "set ('builtin') does")
+    image_size = check_positive_int("image_size",
+                                    native_size if image_size is None else image_size)
+    ds = read_tfds_split(tfds_name, split, shuffle=False, seed=None, data_dir=data_dir)
     keys = ("image_a", "image_b", "image_a_in_b")
 
     def prepare(example):

@@ -20,7 +20,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfgan_apps.export.image_io import decode_image_bytes, images_to_uint8
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
+from tfgan_apps.export.image_io import map_image_files
 from tfgan_apps.inference import MIN_INPUT_SIZE, fixed_input_size, translate_any_size
 
 DIRECTIONS = ("a2b", "b2a")
@@ -41,13 +42,13 @@ def translate_uint8(generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
             message=f"images must be at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels"),
     ]
     with tf.control_dependencies(checks):
-        signed = tf.cast(images, tf.float32) / 127.5 - 1.0
+        signed = to_signed_unit(images)
     fixed = fixed_input_size(generator)
     if fixed is None:
-        return images_to_uint8(translate_any_size(generator, signed))
+        return from_signed_unit(translate_any_size(generator, signed))
     resized = tf.image.resize(signed, fixed, antialias=True)
     outputs = generator(tf.clip_by_value(resized, -1.0, 1.0), training=False)
-    return images_to_uint8(tf.image.resize(outputs, shape[1:3], antialias=True))
+    return from_signed_unit(tf.image.resize(outputs, shape[1:3], antialias=True))
 
 
 def build_cyclegan_archive(model: keras.Model) -> keras.export.ExportArchive:
@@ -67,11 +68,8 @@ def build_cyclegan_archive(model: keras.Model) -> keras.export.ExportArchive:
 
         @tf.function(input_signature=[bytes_spec], jit_compile=False)
         def translate_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-            def one(encoded):
-                image = decode_image_bytes(encoded)[None]
-                return tf.io.encode_png(translate_uint8(generator, image)[0])
-
-            return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+            return {"png_bytes": map_image_files(
+                image_bytes, lambda images: translate_uint8(generator, images))}
 
         return translate_images, translate_image_bytes
 

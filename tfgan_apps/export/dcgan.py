@@ -11,7 +11,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfgan_apps.export.image_io import encode_png_batch, images_to_uint8
+from tfgan_apps.data.convert import from_signed_unit
+from tfgan_apps.export.image_io import encode_png_batch
 
 
 def build_dcgan_archive(model: keras.Model) -> keras.export.ExportArchive:
@@ -26,11 +27,11 @@ def build_dcgan_archive(model: keras.Model) -> keras.export.ExportArchive:
     # jit_compile=False: TF Serving runs without XLA.
     @tf.function(input_signature=[z_spec], jit_compile=False)
     def serving_default(z: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"images": images_to_uint8(generator(z, training=False))}
+        return {"images": from_signed_unit(generator(z, training=False))}
 
     @tf.function(input_signature=[z_spec], jit_compile=False)
     def generate_png(z: tf.Tensor) -> dict[str, tf.Tensor]:
-        images = images_to_uint8(generator(z, training=False))
+        images = from_signed_unit(generator(z, training=False))
         return {"png_bytes": encode_png_batch(images)}
 
     archive.add_endpoint("serving_default", serving_default)

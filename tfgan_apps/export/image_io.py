@@ -7,17 +7,12 @@ request only and never crashes the server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 
 #: Decoded images larger than this many pixels are refused (decompression-bomb guard).
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024
-
-
-def images_to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """float32 images in [-1, 1] -> uint8 in [0, 255] (rounded, clipped)."""
-    scaled = tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5)
-    return tf.cast(tf.clip_by_value(scaled, 0.0, 255.0), tf.uint8)
-
 
 def encode_png_batch(images: tf.Tensor) -> tf.Tensor:
     """``uint8[batch, H, W, C]`` -> ``string[batch]`` of PNG files."""
@@ -58,3 +53,18 @@ def decode_image_bytes(image_bytes: tf.Tensor) -> tf.Tensor:
     ]
     with tf.control_dependencies(checks):
         return tf.identity(image)
+
+
+def map_image_files(
+    image_bytes: tf.Tensor, transform: Callable[[tf.Tensor], tf.Tensor]
+) -> tf.Tensor:
+    """``string[batch]`` image files -> ``string[batch]`` PNG files, one image at a time.
+
+    Each file is decoded (:func:`decode_image_bytes`), passed to `transform` as uint8
+    ``[1, H, W, 3]``, and its result, uint8 ``[1, H', W', C]`` with C in {1, 3}, is PNG-encoded.
+    One image at a time, so the files of one request may differ in size.
+    """
+    def one(encoded: tf.Tensor) -> tf.Tensor:
+        return tf.io.encode_png(transform(decode_image_bytes(encoded)[None])[0])
+
+    return tf.map_fn(one, image_bytes, fn_output_signature=tf.string)

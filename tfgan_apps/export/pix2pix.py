@@ -27,13 +27,16 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfgan_apps.export.image_io import check_image_batch, decode_image_bytes, images_to_uint8
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
+from tfgan_apps.errors import UserError
+from tfgan_apps.export.image_io import check_image_batch, map_image_files
 
 
 def _to_model_input(images: tf.Tensor, size: int) -> tf.Tensor:
-    """uint8 ``[batch, H, W, 3]`` -> float32 ``[batch, S, S, 3]`` in [-1, 1]."""
+    """uint8 ``[batch, H, W, 3]`` -> float32 ``[batch, S, S, 3]`` in [-1, 1] (resized as pixel
+    values, then converted; the antialiasing kernel can overshoot, hence the clip)."""
     resized = tf.image.resize(tf.cast(images, tf.float32), [size, size], antialias=True)
-    return tf.clip_by_value(resized / 127.5 - 1.0, -1.0, 1.0)
+    return tf.clip_by_value(to_signed_unit(resized), -1.0, 1.0)
 
 
 def segment_images(generator: keras.Model, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -60,7 +63,7 @@ def translate_images(generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
         outputs = generator(_to_model_input(images, size), training=False)
     outputs = tf.image.resize(tf.cast(outputs, tf.float32), tf.stack([height, width]),
                               antialias=True)
-    return images_to_uint8(outputs)
+    return from_signed_unit(outputs)
 
 
 def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
@@ -74,7 +77,7 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
 
     if model.mode == "segmentation":
         if model.num_classes > 256:
-            raise ValueError(f"cannot export {model.num_classes} classes as 8-bit mask PNGs")
+            raise UserError(f"cannot export {model.num_classes} classes as 8-bit mask PNGs")
 
         @tf.function(input_signature=[images_spec], jit_compile=False)
         def serving_default(images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -82,12 +85,10 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
 
         @tf.function(input_signature=[bytes_spec], jit_compile=False)
         def segment_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-            def one(encoded):
-                mask = segment_images(generator, decode_image_bytes(encoded)[None])["mask"][0]
-                return tf.io.encode_png(tf.cast(mask, tf.uint8)[..., None])
+            def mask_pixels(images):
+                return tf.cast(segment_images(generator, images)["mask"], tf.uint8)[..., None]
 
-            return {"mask_png_bytes": tf.map_fn(one, image_bytes,
-                                                fn_output_signature=tf.string)}
+            return {"mask_png_bytes": map_image_files(image_bytes, mask_pixels)}
 
         archive.add_endpoint("serving_default", serving_default)
         archive.add_endpoint("segment_image_bytes", segment_image_bytes)
@@ -99,11 +100,8 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
 
     @tf.function(input_signature=[bytes_spec], jit_compile=False)
     def translate_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        def one(encoded):
-            image = decode_image_bytes(encoded)[None]
-            return tf.io.encode_png(translate_images(generator, image)[0])
-
-        return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+        return {"png_bytes": map_image_files(
+            image_bytes, lambda images: translate_images(generator, images))}
 
     archive.add_endpoint("serving_default", serving_default)
     archive.add_endpoint("translate_image_bytes", translate_image_bytes)
