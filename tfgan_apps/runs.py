@@ -26,6 +26,7 @@ from typing import Any
 
 import keras
 
+from tfgan_apps.callbacks import ResumableCheckpoint
 from tfgan_apps.config import RESUMABLE_FIELDS, TrainConfig
 from tfgan_apps.errors import UserError, UserPathError
 from tfgan_apps.visualize import write_json
@@ -141,6 +142,11 @@ class RunDirectory:
         write_json(record, self.config_path)
 
     # ------------------------------------------------------------------------------ model
+    def checkpoint(self, model: keras.Model, max_to_keep: int = 2) -> ResumableCheckpoint:
+        """The run's checkpoints of the full training state of ``model`` (a Keras callback);
+        its ``restore()`` returns the epochs already done."""
+        return ResumableCheckpoint(model, self.checkpoints_dir, max_to_keep=max_to_keep)
+
     def load_model(self) -> keras.Model:
         """The model of the last finished epoch (``model.keras``, loaded with safe_mode).
 

@@ -20,7 +20,6 @@ from tfgan_apps.callbacks import (
     HistoryWriter,
     LearningRateLogger,
     ModelSnapshot,
-    ResumableCheckpoint,
     SampleGrid,
 )
 from tfgan_apps.config import STRATEGIES, TrainConfig
@@ -180,8 +179,7 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         model.compile(*application.optimizers(config, steps_per_epoch),
                       jit_compile=jit_compile, **application.compile_kwargs(config))
 
-    checkpoints = ResumableCheckpoint(model, run.checkpoints_dir,
-                                      max_to_keep=config.checkpoints_to_keep)
+    checkpoints = run.checkpoint(model, max_to_keep=config.checkpoints_to_keep)
     initial_epoch = checkpoints.restore()
     run.write_record(config, {
         "replicas": strategy.num_replicas_in_sync,
