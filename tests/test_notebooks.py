@@ -79,3 +79,34 @@ def test_notebook_runs_top_to_bottom(path: pathlib.Path, tmp_path: pathlib.Path)
 def test_notebooks_found() -> None:
     # Guards the glob: an empty parametrization would silently skip both tests above.
     assert NOTEBOOKS, f"no notebooks found in {NOTEBOOK_DIR}"
+
+
+def _code(notebook: pathlib.Path) -> str:
+    cells = nbformat.read(notebook, as_version=4).cells
+    return "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_use_only_the_public_api(notebook):
+    import re
+
+    import tfgan_apps
+
+    public = set(tfgan_apps.__all__)
+    for module, names in re.findall(r"^from tfgan_apps(\S*) import ([^\n(]+)", _code(notebook),
+                                    flags=re.M):
+        if module:  # from tfgan_apps.X import ...: X must be a public module
+            assert module.lstrip(".").split(".")[0] in public and module.count(".") == 1, module
+        else:
+            for name in (n.strip() for n in names.split(",")):
+                assert name in public, name
+    for name in re.findall(r"\btfgan_apps\.(\w+)", _code(notebook)):
+        assert name in public or name == "__version__", name
+
+
+def test_dcgan_notebook_describes_todays_generator():
+    text = "\n".join(cell.source for cell in nbformat.read(
+        NOTEBOOK_DIR / "01_dcgan_generation.ipynb", as_version=4).cells)
+    assert "selects matplotlib's file-only" not in text  # importing never changes the backend
+    assert "stride-2 **transposed** convolutions double the size" not in text
+    assert "upsampling" in text
