@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -70,3 +71,50 @@ def round_trip(tmp_path):
 def saved_model_round_trip(tmp_path):
     """``saved_model_round_trip(network, inputs)`` in tmp_path."""
     return lambda model, inputs: assert_saved_model_round_trip(model, inputs, tmp_path)
+
+
+def model_state(model: keras.Model) -> dict[str, np.ndarray]:
+    """Every variable a GAN model holds besides its metrics: the networks' weights, the step
+    counter, CycleGAN's image pools and both optimizers' variables (copies, by path)."""
+    variables = list(model.weights)
+    for optimizer in (model.d_optimizer, model.g_optimizer):
+        if optimizer is not None:
+            variables += list(optimizer.variables)
+    return {f"{i}:{v.path}": np.array(v) for i, v in enumerate(variables)}
+
+
+@contextlib.contextmanager
+def assert_state_unchanged(model: keras.Model):
+    """A block that must leave every variable of :func:`model_state` as it was."""
+    before = model_state(model)
+    yield
+    after = model_state(model)
+    assert list(after) == list(before)
+    for key, value in before.items():
+        np.testing.assert_array_equal(after[key], value, err_msg=key)
+
+
+@pytest.fixture
+def state_unchanged():
+    """``with state_unchanged(model): ...``: :func:`assert_state_unchanged`."""
+    return assert_state_unchanged
+
+
+@pytest.fixture
+def optimize_calls(monkeypatch):
+    """Records every ``AdversarialModel.optimize`` call as ``(optimizer, variable paths)``.
+
+    Run the model with ``compile(run_eagerly=True)`` so that every step's calls are seen (a
+    compiled step calls it only while tracing).
+    """
+    from tfgan_apps.models.base import AdversarialModel
+
+    calls = []
+    optimize = AdversarialModel.optimize
+
+    def spy(self, tape, loss, optimizer, variables):
+        calls.append((optimizer, [v.path for v in variables]))
+        return optimize(self, tape, loss, optimizer, variables)
+
+    monkeypatch.setattr(AdversarialModel, "optimize", spy)
+    return calls

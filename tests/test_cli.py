@@ -66,7 +66,7 @@ def test_train_on_an_image_folder(tmp_path):
     (["train", "dcgan", "--batch-size", "0"], "expected a positive integer, got 0"),
     (["train", "dcgan", "--image-size", "30"], "image size 30 is not supported"),
     (["train", "dcgan", "--strategy", "mirrored", "--devices", "/cpu:0", "/cpu:1", "--xla"],
-     "use --no-xla"),
+     "--no-xla"),
     (["train", "dcgan", "--dataset", "mnist", "--data-dir", "."], "not allowed with argument"),
     (["train", "gan"], "invalid choice: 'gan'"),
     (["export", "/no/such/run"], "run directory /no/such/run does not exist"),

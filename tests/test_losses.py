@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tfgan_apps import losses
+from tfgan_apps.errors import UserError
 
 REAL = tf.constant([[2.0], [0.0]])
 FAKE = tf.constant([[-1.0], [3.0]])
@@ -46,5 +47,5 @@ def test_losses_average_over_patch_maps():
 
 
 def test_unknown_loss_name():
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(UserError, match="choose one of"):
         losses.get_adversarial_loss("hinge")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator, dcgan_base_size
 
 
@@ -32,17 +33,17 @@ def test_dcgan_base_size(size, expected):
 
 @pytest.mark.parametrize("size", [30, 100, 8, 9])
 def test_unsupported_sizes_are_clear_errors(size):
-    with pytest.raises(ValueError, match=f"image size {size} is not supported"):
+    with pytest.raises(UserError, match=f"image size {size} is not supported"):
         build_dcgan_generator(size)
 
 
 def test_bad_upsampling_is_a_clear_error():
-    with pytest.raises(ValueError, match="upsampling must be one of"):
+    with pytest.raises(UserError, match="upsampling must be one of"):
         build_dcgan_generator(32, upsampling="bilinear")
 
 
 def test_bad_channels_is_a_clear_error():
-    with pytest.raises(ValueError, match="channels must be 1"):
+    with pytest.raises(UserError, match="channels must be 1"):
         build_dcgan_discriminator(32, 2)
 
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.networks import (
     ReflectionPadding2D,
     build_patch_discriminator,
@@ -104,7 +105,7 @@ def test_resnet_generator_initialization_is_gan_normal():
 
 @pytest.mark.parametrize("bad", [30, 4, 0, "64"])
 def test_resnet_generator_rejects_unsupported_sizes(bad):
-    with pytest.raises(ValueError, match="multiple of 4"):
+    with pytest.raises(UserError, match="multiple of 4"):
         build_resnet_generator(bad)
 
 

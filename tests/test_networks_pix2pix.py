@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator, unet_depth
 
 
@@ -62,12 +63,12 @@ def test_unet_initialization_is_gan_normal():
 
 @pytest.mark.parametrize("bad", [16, 48, 100, 0])
 def test_unet_rejects_unsupported_sizes(bad):
-    with pytest.raises(ValueError, match="power of two"):
+    with pytest.raises(UserError, match="power of two"):
         build_unet_generator(bad)
 
 
 def test_unet_rejects_unknown_norm():
-    with pytest.raises(ValueError, match="norm"):
+    with pytest.raises(UserError, match="norm"):
         build_unet_generator(64, norm="layer")
 
 
@@ -112,5 +113,5 @@ def test_unconditional_instance_norm_discriminator_for_cyclegan():
 def test_patch_discriminator_n_layers():
     assert build_patch_discriminator(64, n_layers=1, base_filters=4).output_shape == (
         None, 30, 30, 1)
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(UserError, match="too small"):
         build_patch_discriminator(32, n_layers=4)

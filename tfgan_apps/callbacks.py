@@ -22,8 +22,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     """TensorFlow checkpoints of the whole training state after every epoch.
 
     ``tf.train.Checkpoint(model=...)`` follows the model's attributes, so it holds the networks'
-    weights, both optimizers' slots and step counters (which also seed the training noise) and
-    any state variable a model keeps (e.g. CycleGAN's image pools), plus the epoch counter.
+    weights, both optimizers' slots and iterations, the model's own step counter (which seeds
+    the training noise) and any state variable a model keeps (e.g. CycleGAN's image pools), plus
+    the epoch counter.
     ``tf.train.CheckpointManager`` writes the index file last, so a checkpoint interrupted
     mid-write is never the "latest" one; the last ``max_to_keep`` are kept.
 

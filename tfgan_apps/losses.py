@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
+
 
 def non_saturating_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
     """Goodfellow et al. 2014's non-saturating G loss: ``-E[log D(G(z))]``.
@@ -88,11 +90,15 @@ ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
 
 def get_adversarial_loss(name: str) -> AdversarialLoss:
     """Look up an adversarial loss pair by name (``non_saturating``, ``minimax``,
-    ``least_squares``)."""
+    ``least_squares``).
+
+    Raises:
+        UserError: for any other name.
+    """
     try:
         return ADVERSARIAL_LOSSES[name]
     except KeyError:
-        raise ValueError(
+        raise UserError(
             f"unknown adversarial loss {name!r}; choose one of {sorted(ADVERSARIAL_LOSSES)}"
         ) from None
 

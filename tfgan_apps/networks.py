@@ -13,6 +13,8 @@ from typing import Any
 import keras
 from keras import layers
 
+from tfgan_apps.errors import UserError
+
 # Radford et al. 2015, section 4: "All weights were initialized from a zero-centered Normal
 # distribution with standard deviation 0.02". Pix2pix and CycleGAN use the same init.
 GAN_WEIGHT_STDDEV = 0.02
@@ -30,14 +32,14 @@ def dcgan_base_size(image_size: int) -> tuple[int, int]:
     ``n >= 2`` times: 28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4), 128 -> (4, 5), 48 -> (6, 3).
 
     Raises:
-        ValueError: if no such split exists (e.g. 30 or 100).
+        UserError: if no such split exists (e.g. 30 or 100).
     """
     base, n = image_size, 0
     while base % 2 == 0 and base // 2 >= 4:
         base //= 2
         n += 1
     if n < 2 or base > 7:
-        raise ValueError(
+        raise UserError(
             f"image size {image_size} is not supported by the DCGAN networks: it must be "
             "4, 5, 6 or 7 times a power of two, at least 16 (e.g. 28, 32, 64, 128)"
         )
@@ -46,7 +48,7 @@ def dcgan_base_size(image_size: int) -> tuple[int, int]:
 
 def _check_channels(channels: int) -> None:
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        raise UserError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
 
 
 DCGAN_UPSAMPLING = ("upsample", "transpose")
@@ -92,7 +94,7 @@ def build_dcgan_generator(
     """
     _check_channels(channels)
     if upsampling not in DCGAN_UPSAMPLING:
-        raise ValueError(f"upsampling must be one of {DCGAN_UPSAMPLING}, got {upsampling!r}")
+        raise UserError(f"upsampling must be one of {DCGAN_UPSAMPLING}, got {upsampling!r}")
     kernel_size = kernel_size or (3 if upsampling == "upsample" else 4)
     base, n = dcgan_base_size(image_size)
     z = keras.Input(shape=(latent_dim,), name="z")
@@ -188,7 +190,7 @@ def _normalization(norm: str, name: str) -> layers.Layer | None:
         return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=f"{name}_in")
     if norm == "none":
         return None
-    raise ValueError(f"norm must be one of {NORMALIZATIONS}, got {norm!r}")
+    raise UserError(f"norm must be one of {NORMALIZATIONS}, got {norm!r}")
 
 
 def unet_depth(image_size: int) -> int:
@@ -197,11 +199,11 @@ def unet_depth(image_size: int) -> int:
     32 -> 5, 64 -> 6, 128 -> 7, 256 -> 8 (the paper's U-Net-256).
 
     Raises:
-        ValueError: if ``image_size`` is not a power of two >= 32.
+        UserError: if ``image_size`` is not a power of two >= 32.
     """
     if (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32
             or image_size & (image_size - 1)):
-        raise ValueError(
+        raise UserError(
             f"image size {image_size!r} is not supported by the U-Net: it must be a power of "
             "two, at least 32 (e.g. 64, 128, 256)"
         )
@@ -256,7 +258,7 @@ def build_unet_generator(
     depth = unet_depth(image_size)
     _normalization(norm, "check")  # validate before building anything
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        raise UserError(f"dropout must be in [0, 1), got {dropout!r}")
     images = keras.Input(shape=(image_size, image_size, input_channels), name="images")
 
     def conv_block(x, filters, index, normalize):
@@ -338,9 +340,9 @@ def build_patch_discriminator(
     """
     _normalization(norm, "check")
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        raise ValueError(f"n_layers must be a positive integer, got {n_layers!r}")
+        raise UserError(f"n_layers must be a positive integer, got {n_layers!r}")
     if image_size < 4 * 2**n_layers:
-        raise ValueError(
+        raise UserError(
             f"image size {image_size} is too small for a PatchGAN with n_layers={n_layers}: "
             f"use at least {4 * 2**n_layers} or fewer layers"
         )
@@ -488,18 +490,18 @@ def build_resnet_generator(
         isinstance(image_size, bool) or not isinstance(image_size, int)
         or image_size < 8 or image_size % 4
     ):
-        raise ValueError(
+        raise UserError(
             f"image size {image_size!r} is not supported by the ResNet generator: it must be a "
             "multiple of 4, at least 8 (it is downsampled twice by 2)"
         )
     if upsampling not in ("transpose", "upsample"):
-        raise ValueError(f"upsampling must be 'transpose' or 'upsample', got {upsampling!r}")
+        raise UserError(f"upsampling must be 'transpose' or 'upsample', got {upsampling!r}")
     if fixed_size and image_size is None:
         raise ValueError("fixed_size=True needs an image_size")
     blocks = default_residual_blocks(image_size) if num_residual_blocks is None else int(
         num_residual_blocks)
     if blocks < 0:
-        raise ValueError(f"num_residual_blocks must be >= 0, got {num_residual_blocks!r}")
+        raise UserError(f"num_residual_blocks must be >= 0, got {num_residual_blocks!r}")
     side = image_size if fixed_size else None
     images = keras.Input(shape=(side, side, channels), name="images")
 

@@ -22,7 +22,8 @@ from tfgan_apps.data.files import decode_image
 from tfgan_apps.errors import UserError
 from tfgan_apps.export.cyclegan import DIRECTIONS
 from tfgan_apps.inference import MIN_INPUT_SIZE, translate
-from tfgan_apps.serving import error_reason, map_output_paths
+from tfgan_apps.runs import load_run_model
+from tfgan_apps.serving import error_reason, load_saved_model, map_output_paths, signature
 from tfgan_apps.visualize import save_png
 
 
@@ -50,14 +51,10 @@ def load_translator(model_dir: str, direction: str = "a2b") -> Callable[..., Any
     if direction not in DIRECTIONS:
         raise UserError(f"must be one of {DIRECTIONS}, got {direction!r}", option="direction")
     if os.path.isfile(os.path.join(model_dir, "model.keras")):
-        from tfgan_apps.export import load_run_model
-
         model = load_run_model(model_dir)
         if not hasattr(model, "g_ab"):
             raise UserError(f"{model_dir} holds a {type(model).__name__}, not a CycleGAN")
         return model.g_ab if direction == "a2b" else model.g_ba
-    from tfgan_apps.serving import load_saved_model, signature
-
     saved = load_saved_model(model_dir)
     return _SignatureGenerator(signature(saved, direction, model_dir))
 

@@ -1,4 +1,5 @@
-"""DCGAN: train_step behaviour, learning, serialization, strategies and XLA."""
+"""DCGAN: train_step behaviour, learning, serialization, strategies and XLA; and the base
+class's contract (optimizer seam, step counter, seeds), exercised on the simplest model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfgan_apps import DCGAN
+from tfgan_apps.models.base import EVALUATION_STEP
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 from tfgan_apps.training import make_strategy
 
@@ -113,6 +115,7 @@ def test_keras_round_trip_gives_identical_outputs(round_trip):
     # compile config and optimizer state come back too: training can continue
     assert reloaded.loss_name == "least_squares"
     assert int(reloaded.d_optimizer.iterations) == 2
+    assert int(reloaded.step_counter.numpy()) == 2
     for a, b in zip(reloaded.d_optimizer.variables, model.d_optimizer.variables, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
@@ -131,6 +134,8 @@ def _train_weights(strategy: tf.distribute.Strategy, steps: int = 3) -> list[np.
         # per-replica loss scaling.
         model.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
+    # once per global step, not once per replica (the step's noise depends on it)
+    assert int(model.step_counter.numpy()) == steps
     return [np.asarray(v) for v in model.generator.weights + model.discriminator.weights]
 
 
@@ -153,3 +158,112 @@ def test_xla_on_one_device_trains_like_graph_mode():
         history = model.fit(pattern_images(32), batch_size=16, epochs=2, verbose=0, shuffle=False)
         results.append(history.history["d_loss"])
     np.testing.assert_allclose(results[0], results[1], rtol=1e-3)
+
+
+# ------------------------------------------------------------------------------ evaluation
+
+
+def test_evaluate_reports_the_training_figures_and_changes_nothing(state_unchanged):
+    model = tiny_dcgan(seed=4)
+    model.compile(jit_compile=False)
+    images = pattern_images(16, seed=2)
+    model.fit(images, batch_size=8, epochs=1, verbose=0)
+    with state_unchanged(model):
+        first = model.evaluate(images[:8], batch_size=8, return_dict=True, verbose=0)
+        again = model.evaluate(images[:8], batch_size=8, return_dict=True, verbose=0)
+    assert set(first) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(v) for v in first.values())
+    assert first == again  # the noise is fixed, not drawn from the step counter
+    # the figures of the real batch against fakes from the evaluation noise, inference mode
+    z = tf.random.stateless_normal((8, model.latent_dim), seed=model.step_seed(EVALUATION_STEP, 0))
+    real_out = model.discriminator(images[:8], training=False)
+    fake_out = model.discriminator(model.generator(z, training=False), training=False)
+    assert first["d_loss"] == pytest.approx(
+        float(model.adversarial_loss.discriminator(real_out, fake_out)), rel=1e-5)
+    assert first["g_loss"] == pytest.approx(
+        float(model.adversarial_loss.generator(fake_out)), rel=1e-5)
+    assert first["d_fake"] == pytest.approx(float(tf.reduce_mean(tf.sigmoid(fake_out))), rel=1e-5)
+
+
+def test_fit_with_validation_data_logs_val_figures():
+    model = tiny_dcgan()
+    model.compile(jit_compile=False)
+    history = model.fit(pattern_images(16), batch_size=8, epochs=1, verbose=0,
+                        validation_data=(pattern_images(8, seed=1),))
+    assert {f"val_{k}" for k in ("d_loss", "g_loss", "d_real", "d_fake")} <= set(history.history)
+    assert int(model.step_counter.numpy()) == 2  # validation steps are not train steps
+
+
+# ----------------------------------------------- the base's contract (AdversarialModel)
+
+
+def test_every_update_goes_through_optimize(optimize_calls):
+    model = tiny_dcgan()
+    model.compile(run_eagerly=True)  # eager: the spy sees every step, not one trace
+    model.fit(pattern_images(16), batch_size=8, epochs=1, verbose=0)
+    d_variables = [v.path for v in model.discriminator.trainable_variables]
+    g_variables = [v.path for v in model.generator.trainable_variables]
+    one_step = [(model.d_optimizer, d_variables), (model.g_optimizer, g_variables)]
+    assert optimize_calls == one_step * 2
+    # nothing applied gradients around it
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 2
+
+
+def _fit_with(optimizers, jit_compile=False) -> tuple[DCGAN, dict]:
+    keras.utils.set_random_seed(0)
+    model = tiny_dcgan(seed=3)
+    model.compile(*optimizers, jit_compile=jit_compile)
+    history = model.fit(pattern_images(24), batch_size=8, epochs=1, verbose=0)
+    return model, history.history
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_loss_scale_optimizers_train_like_plain_ones(jit_compile):
+    """The seam passes the loss through ``optimizer.scale_loss``: a LossScaleOptimizer (with
+    float32, its power-of-two scale is exact) takes the plain optimizer's steps."""
+    plain, plain_logs = _fit_with([keras.optimizers.SGD(1e-2) for _ in range(2)], jit_compile)
+    scaled, scaled_logs = _fit_with(
+        [keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1e-2)) for _ in range(2)],
+        jit_compile)
+    assert float(scaled.d_optimizer.dynamic_scale.numpy()) == 2.0**15  # it did scale
+    for key, values in plain_logs.items():
+        assert np.all(np.isfinite(scaled_logs[key]))
+        np.testing.assert_allclose(scaled_logs[key], values, rtol=1e-6)
+    for a, b in zip(plain.weights, scaled.weights, strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
+
+
+def test_step_counter_counts_train_steps_not_optimizer_steps():
+    """A LossScaleOptimizer skips non-finite steps without advancing ``iterations``; the
+    model's counter (which seeds the noise) still advances once per step."""
+    model, _ = _fit_with([keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.SGD(1e-2), initial_scale=float("inf")) for _ in range(2)])
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 0
+    assert int(model.step_counter.numpy()) == 3
+    assert not model.step_counter.trainable
+
+
+def test_step_counter_advances_once_per_step_with_several_steps_per_execution():
+    model = tiny_dcgan()
+    model.compile(jit_compile=False, steps_per_execution=2)
+    model.fit(pattern_images(32), batch_size=8, epochs=1, verbose=0)
+    assert int(model.step_counter.numpy()) == 4
+
+
+def test_step_counter_is_checkpointed(tmp_path):
+    model = tiny_dcgan(seed=5)
+    model.compile(jit_compile=False)
+    model.fit(pattern_images(16), batch_size=8, epochs=1, verbose=0)
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    restored = tiny_dcgan(seed=5)
+    restored.compile(jit_compile=False)
+    tf.train.Checkpoint(model=restored).restore(path).assert_existing_objects_matched()
+    assert int(restored.step_counter.numpy()) == 2
+
+
+def test_step_seed_is_a_function_of_seed_step_and_stream():
+    model = tiny_dcgan(seed=9)
+    np.testing.assert_array_equal(model.step_seed(3, 2), [9, 3 * 16 + 2])
+    assert model.step_seed(tf.constant(3, tf.int64), 2).dtype == tf.int64
+    with pytest.raises(ValueError, match="stream"):
+        model.step_seed(0, 16)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.models.cyclegan import ImagePool
 from tfgan_apps.training import make_strategy
 
@@ -142,5 +143,5 @@ def test_mirrored_pool_equals_one_device_pool_on_the_global_batch():
 
 @pytest.mark.parametrize("bad", [-1, 2.5, True])
 def test_bad_pool_size_is_rejected(bad):
-    with pytest.raises(ValueError, match="pool_size"):
+    with pytest.raises(UserError, match="pool_size"):
         ImagePool(bad, (2, 2, 1))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.models.pix2pix import Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
 from tfgan_apps.training import make_strategy
@@ -85,7 +86,7 @@ def test_segmentation_keras_round_trip(trained_segmenter, round_trip):
     assert int(reloaded.g_optimizer.iterations) == int(model.g_optimizer.iterations)
 
 
-def test_validation_reports_per_class_iou():
+def test_validation_reports_per_class_iou(state_unchanged):
     images, masks = disc_scenes(16, seed=1)
     data = tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)
     model = small_pix2pix(seed=0)
@@ -94,7 +95,9 @@ def test_validation_reports_per_class_iou():
     for key in ("val_ce_loss", "val_pixel_accuracy", "val_mean_iou", "val_iou_class_0",
                 "val_iou_class_1"):
         assert key in history.history, sorted(history.history)
-    results = model.evaluate(data, return_dict=True, verbose=0)
+    assert int(model.step_counter.numpy()) == 2
+    with state_unchanged(model):
+        results = model.evaluate(data, return_dict=True, verbose=0)
     assert set(results) == {"ce_loss", "pixel_accuracy", "mean_iou", "iou_class_0",
                             "iou_class_1"}
     present = [results[f"iou_class_{k}"] for k in range(2)
@@ -112,7 +115,7 @@ def test_cross_entropy_only_ablation_leaves_the_discriminator_alone():
     for old, new in zip(before, model.discriminator.weights, strict=True):
         np.testing.assert_array_equal(old, new.numpy())
     assert history.history["g_loss"][0] == pytest.approx(100 * history.history["ce_loss"][0])
-    assert int(model.step_counter()) == 2
+    assert int(model.step_counter.numpy()) == 2
 
 
 def test_translation_mode_runs_and_round_trips(round_trip):
@@ -133,16 +136,37 @@ def test_translation_mode_runs_and_round_trips(round_trip):
 
 
 def test_constructor_validates_arguments():
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(UserError, match="mode"):
         Pix2Pix(mode="colorize", image_size=32)
-    with pytest.raises(ValueError, match="num_classes"):
+    with pytest.raises(UserError, match="num_classes"):
         Pix2Pix(image_size=32, base_filters=4)
+    with pytest.raises(UserError, match="adversarial_weight"):
+        Pix2Pix(image_size=32, num_classes=2, adversarial_weight=-1.0)
+    with pytest.raises(UserError, match="reconstruction_weight"):
+        Pix2Pix(image_size=32, num_classes=2, reconstruction_weight=-1.0)
+    with pytest.raises(UserError, match="power of two"):
+        Pix2Pix(image_size=48, num_classes=2)
     with pytest.raises(ValueError, match="num_classes=3"):
         Pix2Pix(build_unet_generator(32, 3, 2, base_filters=4, output_activation=None),
                 num_classes=3)
     with pytest.raises(ValueError, match="discriminator"):
         Pix2Pix(build_unet_generator(32, 3, 2, base_filters=4, output_activation=None),
                 build_patch_discriminator(32, 3, 3, base_filters=4))
+
+
+@pytest.mark.parametrize("adversarial_weight", [1.0, 0.0])
+def test_every_update_goes_through_optimize(optimize_calls, adversarial_weight):
+    images, masks = disc_scenes(16, seed=6)
+    model = small_pix2pix(adversarial_weight=adversarial_weight)
+    model.compile(run_eagerly=True)  # eager: the spy sees every step, not one trace
+    model.fit(images, masks, batch_size=8, epochs=1, verbose=0)
+    d_call = (model.d_optimizer, [v.path for v in model.discriminator.trainable_variables])
+    g_call = (model.g_optimizer, [v.path for v in model.generator.trainable_variables])
+    # D and G from one forward pass; the ablation updates G only
+    assert optimize_calls == ([d_call, g_call] if adversarial_weight else [g_call]) * 2
+    assert int(model.g_optimizer.iterations) == 2
+    assert int(model.d_optimizer.iterations) == (2 if adversarial_weight else 0)
+    assert int(model.step_counter.numpy()) == 2
 
 
 def _sgd() -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
@@ -167,5 +191,6 @@ def test_two_replicas_train_like_one_device():
         mirrored.compile(*_sgd(), jit_compile=False)
     dataset = tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)
     mirrored.fit(dataset, epochs=1, verbose=0)
+    assert int(mirrored.step_counter.numpy()) == 1  # once per global step
     for expected, got in zip(reference.get_weights(), mirrored.get_weights(), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

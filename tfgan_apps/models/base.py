@@ -2,17 +2,30 @@
 
 Subclasses (DCGAN, pix2pix, CycleGAN) hold functional networks built by
 :mod:`tfgan_apps.networks`, declare them in ``network_names`` and their logged figures in
-``tracker_names``, and implement ``train_step`` with the helpers below. The base owns:
+``tracker_names``, and implement ``train_networks`` (one step's updates) and ``test_step`` with
+the helpers below. The contract:
+
+- ``train_step(data)`` (the base's, final): reads the step counter, calls
+  ``train_networks(data, step)``, then advances the counter by one;
+- ``train_networks(data, step) -> logs``: the subclass's forward passes and losses; every
+  update goes through ``optimize(tape, loss, optimizer, variables)``, once per optimizer;
+- ``test_step(data) -> logs``: the subclass's evaluation figures, with no update of any kind;
+- ``step_seed(step, stream)`` / ``replica_normal(...)``: the stateless randomness of a step.
+
+The base owns:
 
 - two optimizers, ``d_optimizer`` and ``g_optimizer`` (Adam 2e-4, beta_1 0.5 by default: the
   setting of all three papers), created in ``compile`` and **built before the first step**, which
   XLA and ``tf.distribute`` both require;
 - an explicit ``jit_compile`` choice (Keras's ``"auto"`` silently turns XLA off on CPU and under
   strategies);
-- replica-aware loss scaling: each replica's loss is the mean over its own batch, gradients are
-  all-reduced by *summation*, so losses are divided by the number of replicas before the
-  gradient (and passed through ``optimizer.scale_loss`` so a ``LossScaleOptimizer`` can be
-  slotted in for mixed precision);
+- one optimizer seam, :meth:`AdversarialModel.optimize`, between "a replica's mean loss" and
+  ``apply_gradients``: gradients are all-reduced by *summation*, so each replica's gradient is
+  divided by the number of replicas, and the loss goes through ``optimizer.scale_loss`` so a
+  ``keras.optimizers.LossScaleOptimizer`` can wrap either optimizer (mixed precision);
+- a step counter of its own (``step_counter``, int64, checkpointed and saved with the model),
+  not an optimizer's ``iterations``, which a ``LossScaleOptimizer`` does not advance on the
+  steps it skips;
 - noise that depends only on ``(seed, step)`` and is sliced per replica from the global batch's
   noise: N replicas draw exactly the noise one device would, and a resumed run draws the noise
   the interrupted run would have drawn;
@@ -28,7 +41,15 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.losses import get_adversarial_loss
+
+#: stateless draws a step may make: draw ``stream`` of step ``t`` is seeded with
+#: ``(model seed, t * STREAMS_PER_STEP + stream)``
+STREAMS_PER_STEP = 16
+#: the step number of ``test_step``'s draws: no train step has it, so evaluation noise never
+#: repeats a training draw and is the same at every evaluation
+EVALUATION_STEP = -1
 
 
 def default_gan_optimizer() -> keras.optimizers.Optimizer:
@@ -62,6 +83,14 @@ class AdversarialModel(keras.Model):
     def __init__(self, *, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seed = int(seed)
+        # Completed train steps; seeds every draw of a step. A model variable (not an
+        # optimizer's ``iterations``) so that a LossScaleOptimizer's skipped steps still count;
+        # saved by tf.train.Checkpoint(model=...) and in .keras files. Created here, i.e. under
+        # the strategy scope the model is built in; "only_first_replica": every replica adds 1
+        # in replica context and the variable advances once per global step.
+        self.step_counter = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, autocast=False,
+            aggregation="only_first_replica", name="step_counter")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracker_names}
         self.loss_name = self.default_loss
         self.adversarial_loss = get_adversarial_loss(self.loss_name)
@@ -117,8 +146,8 @@ class AdversarialModel(keras.Model):
         if kwargs:
             raise TypeError(f"unexpected compile arguments: {sorted(kwargs)}")
         if self.supported_losses is not None and loss not in self.supported_losses:
-            raise ValueError(f"{type(self).__name__} loss must be one of "
-                             f"{sorted(self.supported_losses)}, got {loss!r}")
+            raise UserError(f"{type(self).__name__} loss must be one of "
+                            f"{sorted(self.supported_losses)}, got {loss!r}")
         self.adversarial_loss = get_adversarial_loss(loss)
         self.loss_name = loss
 
@@ -163,7 +192,7 @@ class AdversarialModel(keras.Model):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, **kwargs)
 
-    # ------------------------------------------------------------------- train_step helpers
+    # ------------------------------------------------------- the train step and its helpers
     @property
     def metrics(self) -> list:
         return list(self.trackers.values())
@@ -174,48 +203,87 @@ class AdversarialModel(keras.Model):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def apply_loss(
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One train step: :meth:`train_networks` at the current step, then count it.
+
+        Subclasses implement :meth:`train_networks`, not this: the counter is read and advanced
+        here only, once per step whatever the model.
+        """
+        step = tf.convert_to_tensor(self.step_counter)  # read before this step's update
+        logs = self.train_networks(data, step)
+        self.step_counter.assign_add(1)
+        return logs
+
+    def train_networks(self, data: Any, step: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Subclass hook: one step's updates on one replica's batch ``data``.
+
+        Args:
+            data: the batch as ``fit`` yields it (one replica's share under a strategy).
+            step: int64 scalar, the train steps completed before this one (seed draws with
+                :meth:`step_seed` / :meth:`replica_normal`).
+
+        Returns:
+            The logs ``fit`` displays (usually :meth:`update_trackers`'s result). Every update
+            goes through :meth:`optimize`, once per optimizer.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement train_networks")
+
+    def optimize(
         self,
         tape: tf.GradientTape,
-        scaled_loss: tf.Tensor,
+        loss: tf.Tensor,
         optimizer: keras.optimizers.Optimizer,
         variables: Sequence,
     ) -> None:
-        """Differentiate a loss made by :meth:`scale_loss` and apply the update."""
-        gradients = tape.gradient(scaled_loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        """Apply the gradient of one replica's mean ``loss`` (recorded by ``tape``).
 
-    @staticmethod
-    def scale_loss(loss: tf.Tensor, optimizer: keras.optimizers.Optimizer) -> tf.Tensor:
-        """Scale one replica's mean loss for summed all-reduce (and loss scaling).
+        The one place between a loss and ``apply_gradients`` (clipping or accumulation belong
+        here too). Gradients are all-reduced by summation, so with N replicas each replica's is
+        ``d(loss) / N``, the gradient of the global batch's mean loss once summed; and the loss
+        is scaled by ``optimizer.scale_loss`` (the identity for a plain optimizer; the dynamic
+        scale of a ``LossScaleOptimizer``, which unscales and skips non-finite steps in
+        ``apply_gradients``). Both factors enter as the output gradient of ``loss``
+        (``d(c * loss) = c * d(loss)``), so the tape only records the loss itself.
 
-        Call inside the tape: ``d(loss / N)`` summed over N replicas equals the gradient of the
-        global batch's mean loss.
+        Args:
+            tape: the tape that recorded ``loss``; used once here.
+            loss: float scalar, the mean loss over this replica's batch.
+            optimizer: the optimizer of ``variables`` (``d_optimizer`` or ``g_optimizer``).
+            variables: the trainable variables it updates.
         """
+        upstream = tf.cast(optimizer.scale_loss(tf.ones_like(loss)), loss.dtype)
         replicas = num_replicas()
         if replicas > 1:
-            loss = loss / tf.cast(replicas, loss.dtype)
-        return optimizer.scale_loss(loss)
+            upstream = upstream / tf.cast(replicas, loss.dtype)
+        gradients = tape.gradient(loss, variables, output_gradients=upstream)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
 
-    def step_counter(self) -> tf.Tensor:
-        """The number of completed train steps (int64), read from ``d_optimizer``."""
-        return tf.cast(self.d_optimizer.iterations, tf.int64)
+    def step_seed(self, step: tf.Tensor | int, stream: int) -> tf.Tensor:
+        """The int64 ``[2]`` stateless seed of draw ``stream`` at train step ``step``.
+
+        ``(model seed, step * STREAMS_PER_STEP + stream)``: a pure function of the model's seed
+        and the step, so a resumed run (or N replicas) makes the draws one unbroken run makes.
+        ``stream`` (``0 <= stream < STREAMS_PER_STEP``) tells a step's draws apart.
+        """
+        if not 0 <= stream < STREAMS_PER_STEP:
+            raise ValueError(f"stream must be in [0, {STREAMS_PER_STEP}), got {stream!r}")
+        return tf.stack([tf.constant(self.seed, tf.int64),
+                         tf.cast(step, tf.int64) * STREAMS_PER_STEP + stream])
 
     def replica_normal(
-        self, local_batch: tf.Tensor, shape: Sequence[int], step: tf.Tensor, stream: int
+        self, local_batch: tf.Tensor, shape: Sequence[int], step: tf.Tensor | int, stream: int
     ) -> tf.Tensor:
         """Standard normal noise ``[local_batch, *shape]`` for this replica.
 
-        Draws the *global* batch's noise from ``(seed, step, stream)`` and returns this
+        Draws the *global* batch's noise from :meth:`step_seed` and returns this
         replica's slice, so the noise of a step does not depend on the number of replicas.
         """
         context = tf.distribute.get_replica_context()
         replica_id = 0 if context is None else context.replica_id_in_sync_group
         replicas = num_replicas()
-        seed = tf.stack([tf.constant(self.seed, tf.int64), step * 16 + stream])
         noise = tf.random.stateless_normal(
             tf.concat([[local_batch * replicas], tf.constant(list(shape), tf.int32)], 0),
-            seed=seed,
+            seed=self.step_seed(step, stream),
         )
         start = tf.cast(replica_id, tf.int32) * local_batch
         return noise[start:start + local_batch]

@@ -27,6 +27,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.losses import l1_loss
 from tfgan_apps.models.base import AdversarialModel, num_replicas
 from tfgan_apps.networks import (
@@ -40,13 +41,15 @@ GENERATORS = ("resnet", "unet")
 #: (generator, discriminator) factors bringing :mod:`tfgan_apps.losses` to the reference's scale
 _REFERENCE_LOSS_SCALES = {"least_squares": (2.0, 1.0), "non_saturating": (1.0, 0.5)}
 
-# Stream ids of the stateless random draws of one train step (see ``_step_seed``).
+# Stream ids of the stateless random draws of one train step (see ``AdversarialModel.step_seed``).
 _POOL_A_STREAM, _POOL_B_STREAM = 2, 3
 
 
-def _step_seed(seed: int, step: tf.Tensor, stream: int) -> tf.Tensor:
-    """The stateless seed of draw ``stream`` at train step ``step`` (as in ``replica_normal``)."""
-    return tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64) * 16 + stream])
+def _domains(data: Any) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(a, b)`` of an unpaired batch, given as a pair or as ``{"a": ..., "b": ...}``."""
+    if isinstance(data, dict):
+        return data["a"], data["b"]
+    return data[0], data[1]
 
 
 # ----------------------------------------------------------------------------------- image pool
@@ -99,11 +102,11 @@ class ImagePool(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
-            raise ValueError(f"pool_size must be a non-negative integer, got {pool_size!r}")
+            raise UserError(f"pool_size must be a non-negative integer, got {pool_size!r}")
         self.pool_size = pool_size
         self.image_shape = tuple(int(d) for d in image_shape)
         if len(self.image_shape) != 3 or min(self.image_shape) <= 0:
-            raise ValueError(f"image_shape must be (H, W, C) > 0, got {image_shape!r}")
+            raise UserError(f"image_shape must be (H, W, C) > 0, got {image_shape!r}")
         if pool_size:
             self.images = self.add_weight(
                 shape=(pool_size, *self.image_shape), initializer="zeros", dtype="float32",
@@ -207,11 +210,11 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         for key, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+                raise UserError(f"{key} must be a positive integer, got {value!r}")
         if decay_start_epoch is None:
             decay_start_epoch = epochs // 2
         if not 0 <= decay_start_epoch <= epochs:
-            raise ValueError(
+            raise UserError(
                 f"decay_start_epoch must be in [0, epochs={epochs}], got {decay_start_epoch!r}")
         self.initial_learning_rate = float(initial_learning_rate)
         self.epochs = int(epochs)
@@ -271,6 +274,9 @@ class CycleGAN(AdversarialModel):
     sees real images against fakes drawn from its :class:`ImagePool`. ``fit`` reports those
     six figures: ``g_ab_loss`` (adversarial loss of A->B, judged by ``d_b``), ``g_ba_loss``,
     ``d_a_loss``, ``d_b_loss``, and the weighted ``cycle_loss`` and ``identity_loss``.
+    ``evaluate`` (and ``fit(validation_data=...)``) reports the same six figures in inference
+    mode, the discriminators judging the current fakes; it updates nothing and leaves the pools
+    alone.
 
     Args:
         g_ab, g_ba: generators ``[batch, H, W, C]`` in [-1, 1] -> same; ResNet generators
@@ -330,7 +336,11 @@ class CycleGAN(AdversarialModel):
     ) -> None:
         super().__init__(seed=seed, name=name, **kwargs)
         if generator not in GENERATORS:
-            raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
+            raise UserError(f"generator must be one of {GENERATORS}, got {generator!r}")
+        if lambda_cycle < 0 or lambda_identity < 0:
+            raise UserError(
+                f"lambda_cycle and lambda_identity must be >= 0, got {lambda_cycle}, "
+                f"{lambda_identity}")
 
         def build_generator(name: str) -> keras.Model:
             if generator == "unet":
@@ -349,10 +359,6 @@ class CycleGAN(AdversarialModel):
         self.d_a = d_a or build_discriminator("d_a")
         self.d_b = d_b or build_discriminator("d_b")
         self.image_shape = self._training_shape(image_size, channels)
-        if lambda_cycle < 0 or lambda_identity < 0:
-            raise ValueError(
-                f"lambda_cycle and lambda_identity must be >= 0, got {lambda_cycle}, "
-                f"{lambda_identity}")
         self.lambda_cycle = float(lambda_cycle)
         self.lambda_identity = float(lambda_identity)
         self.pool_a = ImagePool(pool_size, self.image_shape, name="pool_a")
@@ -396,7 +402,7 @@ class CycleGAN(AdversarialModel):
             return self.g_ab(images, training=training)
         if direction == "b2a":
             return self.g_ba(images, training=training)
-        raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
+        raise UserError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
 
     def translate_a2b(self, images: Any) -> tf.Tensor:
         """A -> B: ``float32[batch, H, W, C]`` in [-1, 1] -> same shape in [-1, 1]."""
@@ -407,53 +413,64 @@ class CycleGAN(AdversarialModel):
         return self(tf.convert_to_tensor(images, tf.float32), direction="b2a")
 
     # -------------------------------------------------------------------------- train_step
-    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        if isinstance(data, dict):
-            real_a, real_b = data["a"], data["b"]
-        else:
-            real_a, real_b = data[0], data[1]
-        step = self.step_counter()
-        g_scale, d_scale = _REFERENCE_LOSS_SCALES[self.loss_name]
+    def train_networks(self, data: Any, step: tf.Tensor) -> dict[str, tf.Tensor]:
+        real_a, real_b = _domains(data)
+        with tf.GradientTape() as tape:
+            fake_a, fake_b, g_losses = self._generator_losses(real_a, real_b, training=True)
+            g_loss = (g_losses["g_ab_loss"] + g_losses["g_ba_loss"] + g_losses["cycle_loss"]
+                      + g_losses["identity_loss"])
+        self.optimize(tape, g_loss, self.g_optimizer, self.generator_variables())
+
+        pooled_a = self.pool_a(tf.stop_gradient(fake_a), self.step_seed(step, _POOL_A_STREAM))
+        pooled_b = self.pool_b(tf.stop_gradient(fake_b), self.step_seed(step, _POOL_B_STREAM))
+        with tf.GradientTape() as tape:
+            d_losses = self._discriminator_losses(real_a, real_b, pooled_a, pooled_b,
+                                                  training=True)
+            d_loss = d_losses["d_a_loss"] + d_losses["d_b_loss"]
+        self.optimize(tape, d_loss, self.d_optimizer, self.discriminator_variables())
+        return self.update_trackers({**g_losses, **d_losses})
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """Evaluation: the six training figures in inference mode, the discriminators judging
+        the current fakes (not the pools'); no update, no pool write."""
+        real_a, real_b = _domains(data)
+        fake_a, fake_b, g_losses = self._generator_losses(real_a, real_b, training=False)
+        d_losses = self._discriminator_losses(real_a, real_b, fake_a, fake_b, training=False)
+        return self.update_trackers({**g_losses, **d_losses})
+
+    def _generator_losses(self, real_a: tf.Tensor, real_b: tf.Tensor, training: bool
+                          ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        """``(fake_a, fake_b, {g_ab_loss, g_ba_loss, cycle_loss, identity_loss})``, the terms
+        of the generators' objective at the reference's scale (their sum is G's loss)."""
+        g_scale, _ = _REFERENCE_LOSS_SCALES[self.loss_name]
         adversarial = self.adversarial_loss
+        fake_b = self.g_ab(real_a, training=training)
+        fake_a = self.g_ba(real_b, training=training)
+        g_ab_loss = g_scale * adversarial.generator(self.d_b(fake_b, training=training))
+        g_ba_loss = g_scale * adversarial.generator(self.d_a(fake_a, training=training))
+        cycle_loss = self.lambda_cycle * (
+            l1_loss(real_a, self.g_ba(fake_b, training=training))
+            + l1_loss(real_b, self.g_ab(fake_a, training=training)))
+        if self.lambda_identity > 0:
+            identity_loss = self.lambda_cycle * self.lambda_identity * (
+                l1_loss(real_b, self.g_ab(real_b, training=training))
+                + l1_loss(real_a, self.g_ba(real_a, training=training)))
+        else:
+            identity_loss = tf.zeros((), tf.float32)
+        return fake_a, fake_b, {"g_ab_loss": g_ab_loss, "g_ba_loss": g_ba_loss,
+                                "cycle_loss": cycle_loss, "identity_loss": identity_loss}
 
-        with tf.GradientTape() as tape:
-            fake_b = self.g_ab(real_a, training=True)
-            fake_a = self.g_ba(real_b, training=True)
-            g_ab_loss = g_scale * adversarial.generator(self.d_b(fake_b, training=True))
-            g_ba_loss = g_scale * adversarial.generator(self.d_a(fake_a, training=True))
-            cycle_loss = self.lambda_cycle * (
-                l1_loss(real_a, self.g_ba(fake_b, training=True))
-                + l1_loss(real_b, self.g_ab(fake_a, training=True)))
-            if self.lambda_identity > 0:
-                identity_loss = self.lambda_cycle * self.lambda_identity * (
-                    l1_loss(real_b, self.g_ab(real_b, training=True))
-                    + l1_loss(real_a, self.g_ba(real_a, training=True)))
-            else:
-                identity_loss = tf.zeros((), tf.float32)
-            g_loss = g_ab_loss + g_ba_loss + cycle_loss + identity_loss
-            scaled = self.scale_loss(g_loss, self.g_optimizer)
-        self.apply_loss(tape, scaled, self.g_optimizer, self.generator_variables())
-
-        pooled_a = self.pool_a(tf.stop_gradient(fake_a), _step_seed(self.seed, step,
-                                                                    _POOL_A_STREAM))
-        pooled_b = self.pool_b(tf.stop_gradient(fake_b), _step_seed(self.seed, step,
-                                                                    _POOL_B_STREAM))
-        with tf.GradientTape() as tape:
-            d_a_loss = d_scale * adversarial.discriminator(
-                self.d_a(real_a, training=True), self.d_a(pooled_a, training=True))
-            d_b_loss = d_scale * adversarial.discriminator(
-                self.d_b(real_b, training=True), self.d_b(pooled_b, training=True))
-            scaled = self.scale_loss(d_a_loss + d_b_loss, self.d_optimizer)
-        self.apply_loss(tape, scaled, self.d_optimizer, self.discriminator_variables())
-
-        return self.update_trackers({
-            "g_ab_loss": g_ab_loss,
-            "g_ba_loss": g_ba_loss,
-            "d_a_loss": d_a_loss,
-            "d_b_loss": d_b_loss,
-            "cycle_loss": cycle_loss,
-            "identity_loss": identity_loss,
-        })
+    def _discriminator_losses(self, real_a: tf.Tensor, real_b: tf.Tensor, fake_a: tf.Tensor,
+                              fake_b: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        """``{d_a_loss, d_b_loss}``: each discriminator, real images against ``fake_*``."""
+        _, d_scale = _REFERENCE_LOSS_SCALES[self.loss_name]
+        adversarial = self.adversarial_loss
+        return {
+            "d_a_loss": d_scale * adversarial.discriminator(
+                self.d_a(real_a, training=training), self.d_a(fake_a, training=training)),
+            "d_b_loss": d_scale * adversarial.discriminator(
+                self.d_b(real_b, training=training), self.d_b(fake_b, training=training)),
+        }
 
     # ------------------------------------------------------------------------ serialization
     def hyperparameters(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfgan_apps.models.base import AdversarialModel
+from tfgan_apps.models.base import EVALUATION_STEP, AdversarialModel
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 
 
@@ -17,7 +17,8 @@ class DCGAN(AdversarialModel):
 
     Each ``train_step`` updates the discriminator once, then the generator once, on fresh noise,
     and reports ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); for
-    the logistic losses D(.) is a probability, for least squares the raw score.
+    the logistic losses D(.) is a probability, for least squares the raw score. ``evaluate`` (and
+    ``fit(validation_data=...)``) reports the same four figures without updating anything.
 
     Args:
         generator: a functional model ``[batch, latent_dim] -> [batch, S, S, C]`` in [-1, 1];
@@ -75,10 +76,9 @@ class DCGAN(AdversarialModel):
         """``num`` images ``float32[num, S, S, C]`` in [-1, 1] from the noise of ``seed``."""
         return self(self.sample_noise(num, seed), training=False)
 
-    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        real = data[0] if isinstance(data, (tuple, list)) else data
+    def train_networks(self, data: Any, step: tf.Tensor) -> dict[str, tf.Tensor]:
+        real = _images(data)
         batch = tf.shape(real)[0]
-        step = self.step_counter()
         score = self.adversarial_loss.score
 
         z = self.replica_normal(batch, (self.latent_dim,), step, stream=0)
@@ -87,15 +87,13 @@ class DCGAN(AdversarialModel):
             real_out = self.discriminator(real, training=True)
             fake_out = self.discriminator(fake, training=True)
             d_loss = self.adversarial_loss.discriminator(real_out, fake_out)
-            scaled = self.scale_loss(d_loss, self.d_optimizer)
-        self.apply_loss(tape, scaled, self.d_optimizer, self.discriminator_variables())
+        self.optimize(tape, d_loss, self.d_optimizer, self.discriminator_variables())
 
         z = self.replica_normal(batch, (self.latent_dim,), step, stream=1)
         with tf.GradientTape() as tape:
             fake_out = self.discriminator(self.generator(z, training=True), training=True)
             g_loss = self.adversarial_loss.generator(fake_out)
-            scaled = self.scale_loss(g_loss, self.g_optimizer)
-        self.apply_loss(tape, scaled, self.g_optimizer, self.generator_variables())
+        self.optimize(tape, g_loss, self.g_optimizer, self.generator_variables())
 
         return self.update_trackers({
             "d_loss": d_loss,
@@ -103,3 +101,28 @@ class DCGAN(AdversarialModel):
             "d_real": tf.reduce_mean(score(real_out)),
             "d_fake": tf.reduce_mean(score(fake_out)),
         })
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """Evaluation: ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` on the real batch
+        against fakes from one noise batch (inference mode, no update of any kind).
+
+        The noise is seeded by :data:`~tfgan_apps.models.base.EVALUATION_STEP`, never by the
+        step counter: the same weights always give the same figures, and no training draw is
+        repeated.
+        """
+        real = _images(data)
+        score = self.adversarial_loss.score
+        z = self.replica_normal(tf.shape(real)[0], (self.latent_dim,), EVALUATION_STEP, stream=0)
+        real_out = self.discriminator(real, training=False)
+        fake_out = self.discriminator(self.generator(z, training=False), training=False)
+        return self.update_trackers({
+            "d_loss": self.adversarial_loss.discriminator(real_out, fake_out),
+            "g_loss": self.adversarial_loss.generator(fake_out),
+            "d_real": tf.reduce_mean(score(real_out)),
+            "d_fake": tf.reduce_mean(score(fake_out)),
+        })
+
+
+def _images(data: Any) -> tf.Tensor:
+    """The images of a batch, given alone or as the first element (``(images, labels)``)."""
+    return data[0] if isinstance(data, (tuple, list)) else data

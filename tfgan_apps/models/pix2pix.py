@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgan_apps.errors import UserError
 from tfgan_apps.losses import l1_loss, pixel_cross_entropy_loss
 from tfgan_apps.metrics import PixelAccuracy, SegmentationMeanIoU
 from tfgan_apps.models.base import AdversarialModel
@@ -97,9 +98,12 @@ class Pix2Pix(AdversarialModel):
         **kwargs: Any,
     ) -> None:
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise UserError(f"mode must be one of {MODES}, got {mode!r}")
         if adversarial_weight < 0:
-            raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight!r}")
+            raise UserError(f"adversarial_weight must be >= 0, got {adversarial_weight!r}")
+        if reconstruction_weight is not None and reconstruction_weight < 0:
+            raise UserError(
+                f"reconstruction_weight must be >= 0, got {reconstruction_weight!r}")
         # Set before the base __init__, which creates one tracker per name in tracker_names.
         self.mode = mode
         self.adversarial_weight = float(adversarial_weight)
@@ -108,7 +112,7 @@ class Pix2Pix(AdversarialModel):
         if generator is None:
             if mode == "segmentation":
                 if num_classes is None or isinstance(num_classes, bool) or num_classes < 2:
-                    raise ValueError(
+                    raise UserError(
                         "segmentation needs num_classes >= 2 (the number of mask classes), got "
                         f"{num_classes!r}"
                     )
@@ -169,10 +173,6 @@ class Pix2Pix(AdversarialModel):
         extra = [self.pixel_accuracy, self.mean_iou] if self.mode == "segmentation" else []
         return list(self.trackers.values()) + extra
 
-    def step_counter(self) -> tf.Tensor:
-        # G is updated every step in both variants (D is not in the ablation).
-        return tf.cast(self.g_optimizer.iterations, tf.int64)
-
     def hyperparameters(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
@@ -199,7 +199,7 @@ class Pix2Pix(AdversarialModel):
 
     def _require_segmentation(self, what: str) -> None:
         if self.mode != "segmentation":
-            raise ValueError(f"{what} needs a segmentation model; this one is {self.mode!r}")
+            raise UserError(f"{what} needs a segmentation model; this one is {self.mode!r}")
 
     # ------------------------------------------------------------------------------ training
     def _targets_for_discriminator(self, targets: tf.Tensor) -> tf.Tensor:
@@ -218,7 +218,7 @@ class Pix2Pix(AdversarialModel):
     def _reconstruction_name(self) -> str:
         return "ce_loss" if self.mode == "segmentation" else "l1_loss"
 
-    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+    def train_networks(self, data: Any, step: tf.Tensor) -> dict[str, tf.Tensor]:
         images, targets = data[0], data[1]
         reconstruction_name = self._reconstruction_name()
         if not self.use_adversarial:
@@ -226,8 +226,7 @@ class Pix2Pix(AdversarialModel):
                 outputs = self.generator(images, training=True)
                 reconstruction = self._reconstruction_loss(targets, outputs)
                 g_loss = self.reconstruction_weight * reconstruction
-                scaled = self.scale_loss(g_loss, self.g_optimizer)
-            self.apply_loss(tape, scaled, self.g_optimizer, self.generator_variables())
+            self.optimize(tape, g_loss, self.g_optimizer, self.generator_variables())
             return self._report(targets, outputs, {"g_loss": g_loss,
                                                    reconstruction_name: reconstruction})
 
@@ -243,10 +242,8 @@ class Pix2Pix(AdversarialModel):
             reconstruction = self._reconstruction_loss(targets, outputs)
             g_loss = (self.adversarial_weight * adversarial
                       + self.reconstruction_weight * reconstruction)
-            d_scaled = self.scale_loss(d_loss, self.d_optimizer)
-            g_scaled = self.scale_loss(g_loss, self.g_optimizer)
-        self.apply_loss(d_tape, d_scaled, self.d_optimizer, self.discriminator_variables())
-        self.apply_loss(g_tape, g_scaled, self.g_optimizer, self.generator_variables())
+        self.optimize(d_tape, d_loss, self.d_optimizer, self.discriminator_variables())
+        self.optimize(g_tape, g_loss, self.g_optimizer, self.generator_variables())
         return self._report(targets, outputs, {
             "d_loss": d_loss,
             "g_loss": g_loss,
