@@ -73,10 +73,13 @@ def test_versions_are_integers_and_never_overwritten(dcgan, tmp_path):
 def test_failed_export_leaves_no_version(dcgan, tmp_path, monkeypatch):
     from tfgan_apps import get_application
 
-    def broken(model):
-        raise RuntimeError("disk full")
+    class HalfWritten:  # an archive whose write fails midway, with a file already written
+        def write_out(self, path, verbose=False):
+            with open(os.path.join(path, "saved_model.pb"), "w") as f:
+                f.write("partial")
+            raise RuntimeError("disk full")
 
-    monkeypatch.setattr(get_application("dcgan"), "export_archive", broken)
+    monkeypatch.setattr(get_application("dcgan"), "export_archive", lambda m: HalfWritten())
     with pytest.raises(RuntimeError, match="disk full"):
         export_saved_model(dcgan, str(tmp_path))
     assert os.listdir(os.path.join(str(tmp_path), "dcgan")) == []
