@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfgan_apps import CycleGAN
 from tfgan_apps.errors import UserError
-from tfgan_apps.models.cyclegan import ConstantThenLinearDecay, cyclegan_optimizers
+from tfgan_apps.models.schedules import ConstantThenLinearDecay, cyclegan_optimizers
 from tfgan_apps.networks import build_patch_discriminator, build_resnet_generator
 
 FIGURES = {"g_ab_loss", "g_ba_loss", "d_a_loss", "d_b_loss", "cycle_loss", "identity_loss"}

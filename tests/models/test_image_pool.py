@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfgan_apps.errors import UserError
-from tfgan_apps.models.cyclegan import ImagePool
+from tfgan_apps.models.image_pool import ImagePool
 from tfgan_apps.training import make_strategy
 
 

@@ -9,9 +9,9 @@ translated B->A) and ``d_b`` (real B vs translated A->B), trained with
   ``lambda_cycle = 10``;
 - an identity loss ``lambda_identity * lambda_cycle * (|g_ab(b) - b|_1 + |g_ba(a) - a|_1)``,
   ``lambda_identity = 0.5`` (0 disables it);
-- discriminators trained on real images vs **image-pool** fakes (:class:`ImagePool`);
+- discriminators trained on real images vs **image-pool** fakes (:class:`~tfgan_apps.models.image_pool.ImagePool`);
 - Adam(2e-4, beta_1 0.5), learning rate constant for the first half of the epochs then
-  decayed linearly to 0 (:class:`ConstantThenLinearDecay`, :func:`cyclegan_optimizers`).
+  decayed linearly to 0 (:mod:`tfgan_apps.models.schedules`).
 
 Loss scales follow the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix): its
 LSGAN generator term is ``MSE(D(G(x)), 1)`` without our :mod:`tfgan_apps.losses` factor 0.5
@@ -21,7 +21,6 @@ fake terms (least squares already includes that 0.5; the logistic loss is halved
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -29,7 +28,8 @@ import tensorflow as tf
 
 from tfgan_apps.errors import UserError
 from tfgan_apps.losses import l1_loss
-from tfgan_apps.models.base import AdversarialModel, num_replicas
+from tfgan_apps.models.base import AdversarialModel
+from tfgan_apps.models.image_pool import ImagePool
 from tfgan_apps.networks import (
     build_patch_discriminator,
     build_resnet_generator,
@@ -50,215 +50,6 @@ def _domains(data: Any) -> tuple[tf.Tensor, tf.Tensor]:
     if isinstance(data, dict):
         return data["a"], data["b"]
     return data[0], data[1]
-
-
-# ----------------------------------------------------------------------------------- image pool
-
-
-@keras.saving.register_keras_serializable(package="tfgan_apps")
-class ImagePool(keras.layers.Layer):
-    """History of generated images shown to a discriminator (Shrivastava et al. 2017; CycleGAN 4).
-
-    The paper's buffer, in TensorFlow state: ``images`` (``float32[pool_size, H, W, C]``) and
-    ``count`` (how many slots are filled) are non-trainable weights, so the pool works inside a
-    compiled (XLA) ``train_step``, is saved by ``tf.train.Checkpoint(model=...)``,
-    ``model.save_weights``, Keras's ``BackupAndRestore`` and ``.keras`` files, and a resumed run
-    continues with the pool it had.
-
-    Each image of a batch, in batch order (exactly the reference's sequential loop):
-
-    - while the pool is not full, it is stored in the next free slot and returned itself;
-    - once full, with probability 1/2 a uniformly chosen slot's image is returned and replaced by
-      the new image, else the new image is returned and the pool is unchanged. A slot written
-      earlier in the same batch returns that newer image.
-
-    The random choices are stateless, drawn from a ``[2]`` int64 ``seed`` that the caller
-    derives from ``(model seed, step)``: the same run makes the same choices after a resume.
-
-    Distribution strategies: the pool is **one global pool**, identical on every replica. Under
-    ``N`` replicas each replica gathers the global batch of fakes (an all-reduce of zero-padded
-    slices), applies the same update with the same random draws, and returns its own slice, so
-    training with N replicas sees exactly the pool of one device with the global batch; the
-    variables use ``aggregation="only_first_replica"`` (every replica computes the same value)
-    and so can be assigned in replica context. The cost is one all-reduce of the fakes per
-    step. Replicas must have equal batches (``drop_remainder=True``, as XLA needs anyway).
-
-    Args:
-        pool_size: number of stored images (50 in the paper); 0 disables the pool (the call
-            returns its input).
-        image_shape: ``(H, W, C)`` of the stored images (the training resolution).
-        **kwargs: ``keras.layers.Layer`` arguments (``name``).
-
-    Call:
-        ``pool(images, seed)``: ``images`` float ``[batch, H, W, C]`` (this replica's fakes),
-        ``seed`` int ``[2]`` -> float32 ``[batch, H, W, C]`` to feed the discriminator.
-    """
-
-    #: probability that a full pool returns a stored image (the reference's ``p > 0.5``)
-    return_probability = 0.5
-
-    def __init__(self, pool_size: int = 50, image_shape: Sequence[int] = (256, 256, 3),
-                 **kwargs: Any) -> None:
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
-            raise UserError(f"pool_size must be a non-negative integer, got {pool_size!r}")
-        self.pool_size = pool_size
-        self.image_shape = tuple(int(d) for d in image_shape)
-        if len(self.image_shape) != 3 or min(self.image_shape) <= 0:
-            raise UserError(f"image_shape must be (H, W, C) > 0, got {image_shape!r}")
-        if pool_size:
-            self.images = self.add_weight(
-                shape=(pool_size, *self.image_shape), initializer="zeros", dtype="float32",
-                trainable=False, autocast=False, aggregation="only_first_replica",
-                name="images")
-            self.count = self.add_weight(
-                shape=(), initializer="zeros", dtype="int32", trainable=False, autocast=False,
-                aggregation="only_first_replica", name="count")
-        self.built = True
-
-    def call(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        images = tf.cast(images, tf.float32)
-        if not self.pool_size:
-            return images
-        context = tf.distribute.get_replica_context()
-        replicas = num_replicas()
-        local_batch = tf.shape(images)[0]
-        start = 0
-        if context is not None and replicas > 1:
-            # The global batch, replica-major, on every replica. Gathered as a sum of
-            # zero-padded slices: exact, and it uses the all-reduce the gradients use anyway
-            # (``all_gather``'s collective ops clash with other strategies' in one process).
-            start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_batch
-            after = (replicas - 1) * local_batch - start
-            padded = tf.pad(images, [[start, after], [0, 0], [0, 0], [0, 0]])
-            images = context.all_reduce(tf.distribute.ReduceOp.SUM, padded)
-        returned, new_pool, new_count = self.query(images, seed)
-        self.images.assign(new_pool)
-        self.count.assign(new_count)
-        if context is not None and replicas > 1:
-            returned = returned[start:start + local_batch]
-        return returned
-
-    def query(self, images: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor,
-                                                                  tf.Tensor]:
-        """The pure update: ``(returned images, new pool images, new count)``.
-
-        Vectorized form of the reference's loop over the batch: image ``i`` writes slot
-        ``w_i`` (its fill slot, its swap slot, or none); a swap returns the image last written
-        to its slot by an earlier image of the batch, else the slot's stored image; each slot
-        ends up holding the last image written to it.
-        """
-        pool = tf.convert_to_tensor(self.images)
-        count = tf.convert_to_tensor(self.count)
-        batch = tf.shape(images)[0]
-        order = tf.range(batch)
-        draws = tf.random.stateless_uniform(tf.stack([batch, 2]), seed=seed)
-        fills = count + order < self.pool_size
-        swaps = tf.logical_and(tf.logical_not(fills), draws[:, 0] < self.return_probability)
-        chosen = tf.minimum(tf.cast(draws[:, 1] * self.pool_size, tf.int32), self.pool_size - 1)
-        written = tf.where(fills, count + order, tf.where(swaps, chosen, -1))
-
-        # earlier[i, j]: image j < i wrote the slot image i reads.
-        earlier = tf.logical_and(written[None, :] == chosen[:, None],
-                                 order[None, :] < order[:, None])
-        last_earlier = tf.reduce_max(tf.where(earlier, order[None, :], -1), axis=1)
-        stored = tf.where((last_earlier >= 0)[:, None, None, None],
-                          tf.gather(images, tf.maximum(last_earlier, 0)),
-                          tf.gather(pool, chosen))
-        returned = tf.where(swaps[:, None, None, None], stored, images)
-
-        slots = tf.range(self.pool_size)
-        writers = tf.where(written[None, :] == slots[:, None], order[None, :], -1)  # [P, batch]
-        last_writer = tf.reduce_max(writers, axis=1)
-        new_pool = tf.where((last_writer >= 0)[:, None, None, None],
-                            tf.gather(images, tf.maximum(last_writer, 0)), pool)
-        new_count = tf.minimum(count + batch, self.pool_size)
-        return returned, new_pool, new_count
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "pool_size": self.pool_size,
-                "image_shape": list(self.image_shape)}
-
-
-# --------------------------------------------------------------------------- learning rate
-
-
-@keras.saving.register_keras_serializable(package="tfgan_apps")
-class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """CycleGAN's schedule: constant, then linear decay to 0 at the end of training.
-
-    With ``T = epochs * steps_per_epoch`` and ``T0 = decay_start_epoch * steps_per_epoch``,
-    the learning rate at optimizer step ``t`` (``optimizer.iterations``, 0-based) is
-    ``initial_learning_rate * min(1, (T - t) / (T - T0))``, clipped at 0: e.g. for 200 epochs
-    and the default ``decay_start_epoch = epochs // 2``, epochs 0..99 use 2e-4 and the rate
-    falls linearly to 0 over epochs 100..199 (the reference steps it once per epoch; here it
-    decays every step). Because it is a function of the optimizer's step counter, a restored
-    optimizer resumes exactly where it stopped.
-
-    Args:
-        initial_learning_rate: rate of the constant phase (2e-4 in the paper).
-        epochs: total number of training epochs.
-        steps_per_epoch: optimizer steps per epoch.
-        decay_start_epoch: epoch at which the decay starts (default ``epochs // 2``); equal to
-            `epochs` keeps the rate constant.
-    """
-
-    def __init__(self, initial_learning_rate: float = 2e-4, epochs: int = 200,
-                 steps_per_epoch: int = 1, decay_start_epoch: int | None = None,
-                 name: str = "constant_then_linear_decay") -> None:
-        super().__init__()
-        for key, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise UserError(f"{key} must be a positive integer, got {value!r}")
-        if decay_start_epoch is None:
-            decay_start_epoch = epochs // 2
-        if not 0 <= decay_start_epoch <= epochs:
-            raise UserError(
-                f"decay_start_epoch must be in [0, epochs={epochs}], got {decay_start_epoch!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.epochs = int(epochs)
-        self.steps_per_epoch = int(steps_per_epoch)
-        self.decay_start_epoch = int(decay_start_epoch)
-        self.name = name
-
-    def __call__(self, step: Any) -> tf.Tensor:
-        step = tf.cast(step, tf.float32)
-        total = float(self.epochs * self.steps_per_epoch)
-        decay_steps = float((self.epochs - self.decay_start_epoch) * self.steps_per_epoch)
-        if decay_steps == 0.0:
-            return tf.constant(self.initial_learning_rate, tf.float32)
-        fraction = tf.clip_by_value((total - step) / decay_steps, 0.0, 1.0)
-        return self.initial_learning_rate * fraction
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "epochs": self.epochs,
-            "steps_per_epoch": self.steps_per_epoch,
-            "decay_start_epoch": self.decay_start_epoch,
-            "name": self.name,
-        }
-
-
-def cyclegan_optimizers(
-    epochs: int,
-    steps_per_epoch: int,
-    decay_start_epoch: int | None = None,
-    learning_rate: float = 2e-4,
-    beta_1: float = 0.5,
-) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-    """The paper's ``(d_optimizer, g_optimizer)``: Adam(2e-4, beta_1 0.5), each with its own
-    :class:`ConstantThenLinearDecay` schedule (constant, then linear to 0 from
-    `decay_start_epoch`, default ``epochs // 2``)."""
-    return tuple(
-        keras.optimizers.Adam(
-            learning_rate=ConstantThenLinearDecay(learning_rate, epochs, steps_per_epoch,
-                                                  decay_start_epoch),
-            beta_1=beta_1,
-        )
-        for _ in range(2)
-    )
 
 
 # ----------------------------------------------------------------------------------- the model
