@@ -9,7 +9,8 @@ translated B->A) and ``d_b`` (real B vs translated A->B), trained with
   ``lambda_cycle = 10``;
 - an identity loss ``lambda_identity * lambda_cycle * (|g_ab(b) - b|_1 + |g_ba(a) - a|_1)``,
   ``lambda_identity = 0.5`` (0 disables it);
-- discriminators trained on real images vs **image-pool** fakes (:class:`~tfgan_apps.models.image_pool.ImagePool`);
+- discriminators trained on real images vs **image-pool** fakes
+  (:class:`~tfgan_apps.models.image_pool.ImagePool`);
 - Adam(2e-4, beta_1 0.5), learning rate constant for the first half of the epochs then
   decayed linearly to 0 (:mod:`tfgan_apps.models.schedules`).
 
