@@ -66,6 +66,15 @@ def test_train_writes_the_run_directory(tmp_path):
     assert int(reloaded.g_optimizer.iterations) == 4
 
 
+def test_checkpoint_cadence(tmp_path):
+    result = train(tiny_config(tmp_path, epochs=3, checkpoint_every=2, checkpoints_to_keep=5),
+                   verbose=0)
+    saved = sorted(f.split(".")[0] for f in os.listdir(os.path.join(result.run_dir,
+                                                                      "checkpoints"))
+                   if f.startswith("ckpt-") and f.endswith(".index"))
+    assert saved == ["ckpt-2", "ckpt-3"]  # every 2 epochs, and the last
+
+
 class _Crash(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 1:

@@ -28,11 +28,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     ``tf.train.CheckpointManager`` writes the index file last, so a checkpoint interrupted
     mid-write is never the "latest" one; the last ``max_to_keep`` are kept.
 
-    Use :meth:`restore` before ``fit`` and pass its result as ``initial_epoch``.
+    A checkpoint is written after every ``every`` epochs and after the last one (a crash
+    replays the epochs since the last checkpoint). Use :meth:`restore` before ``fit`` and pass
+    its result as ``initial_epoch``.
     """
 
-    def __init__(self, model: keras.Model, directory: str, max_to_keep: int = 2) -> None:
+    def __init__(self, model: keras.Model, directory: str, max_to_keep: int = 2,
+                 every: int = 1) -> None:
         super().__init__()
+        self.every = max(1, int(every))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory,
@@ -47,6 +51,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         return int(self.epoch.numpy())
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        last = epoch + 1 == (self.params or {}).get("epochs")
+        if (epoch + 1) % self.every and not last:
+            return
         self.epoch.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
 

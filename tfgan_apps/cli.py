@@ -86,6 +86,9 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
                         help="deterministic ops and data order (slower)")
     parser.add_argument("--sample-every", type=_positive_int,
                         help=f"epochs between sample grids{_default_text(defaults.sample_every)}")
+    parser.add_argument("--checkpoint-every", type=_positive_int,
+                        help="epochs between checkpoints of the training state (the last is "
+                        f"always saved){_default_text(defaults.checkpoint_every)}")
     parser.add_argument("--checkpoints-to-keep", type=_positive_int,
                         help="epoch checkpoints kept"
                         f"{_default_text(defaults.checkpoints_to_keep)}")

@@ -209,7 +209,7 @@ class CycleGANOptions(AppOptions):
 # --------------------------------------------------------------------------- run settings
 #: TrainConfig fields that may differ when a run directory is resumed (recorded, not refused).
 RESUMABLE_FIELDS = frozenset({"epochs", "sample_every", "output", "strategy", "devices", "xla",
-                              "deterministic", "checkpoints_to_keep"})
+                              "deterministic", "checkpoint_every", "checkpoints_to_keep"})
 
 
 @dataclass(frozen=True)
@@ -240,6 +240,8 @@ class TrainConfig:
             than oneDNN for the U-Net on CPU) and else on for one device or GPU replicas.
         deterministic: deterministic ops and data order (slower).
         sample_every: epochs between sample grids.
+        checkpoint_every: epochs between checkpoints of the training state (the last epoch is
+            always checkpointed; a crash replays the epochs since the last one).
         checkpoints_to_keep: how many epoch checkpoints are kept.
         options: the application's options (default its :class:`AppOptions` subclass's
             defaults).
@@ -260,6 +262,7 @@ class TrainConfig:
     xla: bool | None = None
     deterministic: bool = False
     sample_every: int = 1
+    checkpoint_every: int = 1
     checkpoints_to_keep: int = 2
     options: AppOptions | None = None
 
@@ -305,7 +308,7 @@ class TrainConfig:
             raise UserError(f"options of {self.app} must be a {options_class.__name__}, got "
                             f"{type(self.options).__name__}", option="options")
         for name in ("batch_size", "epochs", "sample_every", "steps_per_epoch", "image_size",
-                     "checkpoints_to_keep"):
+                     "checkpoint_every", "checkpoints_to_keep"):
             _check_number(name, getattr(self, name), int, 1)
         _check_number("seed", self.seed, int, 0)
         _check_number("learning_rate", self.learning_rate, float, 0, strict=True)

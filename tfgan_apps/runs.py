@@ -142,10 +142,13 @@ class RunDirectory:
         write_json(record, self.config_path)
 
     # ------------------------------------------------------------------------------ model
-    def checkpoint(self, model: keras.Model, max_to_keep: int = 2) -> ResumableCheckpoint:
-        """The run's checkpoints of the full training state of ``model`` (a Keras callback);
-        its ``restore()`` returns the epochs already done."""
-        return ResumableCheckpoint(model, self.checkpoints_dir, max_to_keep=max_to_keep)
+    def checkpoint(self, model: keras.Model, max_to_keep: int = 2,
+                   every: int = 1) -> ResumableCheckpoint:
+        """The run's checkpoints of the full training state of ``model`` (a Keras callback,
+        saving after every ``every`` epochs and the last); ``restore()`` returns the epochs
+        already done."""
+        return ResumableCheckpoint(model, self.checkpoints_dir, max_to_keep=max_to_keep,
+                                   every=every)
 
     def load_model(self) -> keras.Model:
         """The model of the last finished epoch (``model.keras``, loaded with safe_mode).

@@ -179,7 +179,8 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         model.compile(*application.optimizers(config, steps_per_epoch),
                       jit_compile=jit_compile, **application.compile_kwargs(config))
 
-    checkpoints = run.checkpoint(model, max_to_keep=config.checkpoints_to_keep)
+    checkpoints = run.checkpoint(model, max_to_keep=config.checkpoints_to_keep,
+                                 every=config.checkpoint_every)
     initial_epoch = checkpoints.restore()
     run.write_record(config, {
         "replicas": strategy.num_replicas_in_sync,
