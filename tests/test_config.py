@@ -84,6 +84,8 @@ def test_paths_are_checked(tmp_path):
         TrainConfig.create("pix2pix", masks_dir=str(tmp_path / "file")).validate()
     with pytest.raises(UserError, match="is a file, not a run directory"):
         TrainConfig.create("dcgan", output=str(tmp_path / "file")).validate()
+    # remote folders are the data layer's to check (tf.io.gfile), not refused here
+    TrainConfig.create("dcgan", data_dir="gs://bucket/photos").validate()
 
 
 def test_messages_name_the_options_they_mention(tmp_path):

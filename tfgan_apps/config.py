@@ -79,10 +79,21 @@ def check_fields(instance: Any) -> None:
         if kind in (int, float):
             _check_number(f.name, value, kind, meta.get("minimum"), meta.get("strict", False))
         if meta.get("path") == "dir":
-            if not isinstance(value, str) or not os.path.isdir(value):
-                what = "is a file, not a folder" if os.path.isfile(str(value)) else (
-                    "no such directory")
-                raise UserPathError(f"{value}: {what}", option=f.name)
+            check_folder(f.name, value)
+
+
+def check_folder(name: str, path: Any) -> None:
+    """Refuse a local ``path`` that is not an existing folder (remote ones, ``gs://...``, are
+    checked by the data layer when it lists them).
+
+    Raises:
+        UserPathError: naming the option ``name``.
+    """
+    if not isinstance(path, str):
+        raise UserError(f"must be a folder path, got {path!r}", option=name)
+    if "://" not in path and not os.path.isdir(path):
+        what = "is a file, not a folder" if os.path.isfile(path) else "no such directory"
+        raise UserPathError(f"{path}: {what}", option=name)
 
 
 def _from_mapping(cls: type, data: Mapping[str, Any], what: str) -> Any:
@@ -267,6 +278,7 @@ class TrainConfig:
     options: AppOptions | None = None
 
     def __post_init__(self) -> None:
+        # JSON gives lists and dicts: the devices tuple and the application's options class.
         if self.devices is not None and not isinstance(self.devices, tuple):
             object.__setattr__(self, "devices", tuple(self.devices))
         if isinstance(self.options, Mapping):
@@ -318,10 +330,8 @@ class TrainConfig:
         if self.dataset and self.data_dir:
             raise UserError("give either a dataset name or a data directory, not both",
                             option="data_dir")
-        if self.data_dir is not None and not os.path.isdir(self.data_dir):
-            what = "is a file, not a folder" if os.path.isfile(self.data_dir) else (
-                "no such directory")
-            raise UserPathError(f"{self.data_dir}: {what}", option="data_dir")
+        if self.data_dir is not None:
+            check_folder("data_dir", self.data_dir)
         if self.output is not None and os.path.exists(self.output) and not os.path.isdir(
                 self.output):
             raise UserError(f"{self.output} is a file, not a run directory: choose another "
@@ -344,10 +354,4 @@ class TrainConfig:
             UserError: an unknown key (in the run settings or the options), naming the
                 accepted ones.
         """
-        data = dict(data)
-        options = data.pop("options", None)
-        config = _from_mapping(cls, data, "run")
-        if options is not None:
-            config = dataclasses.replace(
-                config, options=AppOptions.for_app(config.app).from_json(options))
-        return config
+        return _from_mapping(cls, data, "run")  # __post_init__ reads the options dict
