@@ -103,6 +103,8 @@ def _add_option_flag(parser: argparse.ArgumentParser | argparse._ActionsContaine
     kwargs: dict = {"dest": option.name, "default": None,
                     "help": meta["help"] + _default_text(option.default)}
     kind = meta.get("type") or type(option.default)
+    if meta.get("path"):
+        kwargs["metavar"] = "DIR"
     if kind is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
     elif "choices" in meta:
@@ -127,7 +129,7 @@ def _add_train_subcommand(train_sub: argparse._SubParsersAction,
     source = p.add_mutually_exclusive_group()
     source.add_argument("--dataset", help=application.dataset_help)
     if application.data_dir_flag:
-        source.add_argument(application.data_dir_flag, dest="data_dir",
+        source.add_argument(application.data_dir_flag, dest="data_dir", metavar="DIR",
                             help=application.data_dir_help)
     for option in dataclasses.fields(application.options_class):
         container = source if option.metadata.get("source") else p

@@ -141,7 +141,7 @@ class DCGANOptions(AppOptions):
     channels: int | None = option(None, "1 grayscale or 3 RGB (default: the dataset's own, 3 "
                                   "for folders)", type=int, choices=(1, 3))
     latent_dim: int = option(100, "length of the noise vector z", minimum=1)
-    base_filters: int = option(64, "network width (64 in the paper)", minimum=1)
+    base_filters: int = option(64, "network width: filters of the first layer", minimum=1)
     upsampling: str = option("upsample", "generator blocks: nearest upsampling + 3x3 conv "
                              "(fewer checkerboard artifacts) or the paper's transposed "
                              "convolutions", choices=("upsample", "transpose"))
@@ -162,7 +162,7 @@ class Pix2PixOptions(AppOptions):
     num_classes: int | None = option(None, "K, required with masks", type=int, minimum=2)
     direction: str = option("AtoB", "aligned pairs: translate A to B or B to A",
                             choices=("AtoB", "BtoA"))
-    base_filters: int = option(64, "network width (64 in the paper)", minimum=1)
+    base_filters: int = option(64, "network width: filters of the first layer", minimum=1)
     reconstruction_weight: float | None = option(
         None, "lambda of the cross-entropy (segmentation) or L1 (translation) term (None: "
         "100, the paper's)", type=float, aliases=("--lambda",), minimum=0)
@@ -183,14 +183,14 @@ class CycleGANOptions(AppOptions):
     """CycleGAN (Zhu et al. 2017): unpaired translation between two image domains."""
 
     app: ClassVar[str] = "cyclegan"
-    data_dir_a: str | None = option(None, "folder of your domain-A images (with data_dir_b)",
+    data_dir_a: str | None = option(None, "folder of your domain-A images (with the domain-B folder)",
                                     type=str, path="dir")
     data_dir_b: str | None = option(None, "folder of your domain-B images; the two folders "
                                     "are unpaired and may hold different numbers of images of "
                                     "any size", type=str, path="dir")
     generator: str = option("resnet", "ResNet (paper; translates any size) or the pix2pix "
                             "U-Net", choices=("resnet", "unet"))
-    base_filters: int = option(64, "generator width ngf (64 in the paper)", minimum=1)
+    base_filters: int = option(64, "generator width ngf: filters of its first layer", minimum=1)
     num_residual_blocks: int | None = option(None, "ResNet blocks (None: 9 at 256 px and "
                                              "above, else 6)", type=int, minimum=1,
                                              flag="--residual-blocks")
