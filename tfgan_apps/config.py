@@ -183,7 +183,8 @@ class CycleGANOptions(AppOptions):
     """CycleGAN (Zhu et al. 2017): unpaired translation between two image domains."""
 
     app: ClassVar[str] = "cyclegan"
-    data_dir_a: str | None = option(None, "folder of your domain-A images (with the domain-B folder)",
+    data_dir_a: str | None = option(None, "folder of your domain-A images (with the domain-B "
+                                    "folder)",
                                     type=str, path="dir")
     data_dir_b: str | None = option(None, "folder of your domain-B images; the two folders "
                                     "are unpaired and may hold different numbers of images of "
