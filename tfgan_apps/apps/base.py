@@ -10,7 +10,6 @@ module (plus its option dataclass in :mod:`tfgan_apps.config`).
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,8 +21,6 @@ import tensorflow as tf
 from tfgan_apps.config import AppOptions, TrainConfig
 from tfgan_apps.models import AdversarialModel
 from tfgan_apps.training import PreparedData
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +37,18 @@ class SignatureSpec:
     inputs: Mapping[str, tf.TensorSpec]
     outputs: Mapping[str, tf.TensorSpec]
     example: Callable[[keras.Model], dict[str, np.ndarray]]
+
+
+def example_images(height: int, width: int, batch: int = 2) -> dict[str, np.ndarray]:
+    """A request of random uint8 ``[batch, height, width, 3]`` images (input ``images``)."""
+    return {"images": np.random.default_rng(0).integers(0, 256, (batch, height, width, 3),
+                                                        dtype=np.uint8)}
+
+
+def example_image_bytes(height: int, width: int) -> dict[str, np.ndarray]:
+    """A request of one PNG file of :func:`example_images`'s first image (``image_bytes``)."""
+    picture = example_images(height, width)["images"][0]
+    return {"image_bytes": np.array([tf.io.encode_png(picture).numpy()], dtype=object)}
 
 
 class Application:

@@ -11,7 +11,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.apps.base import Application, SignatureSpec
+from tfgan_apps.apps.base import (
+    Application,
+    SignatureSpec,
+    example_image_bytes,
+    example_images,
+)
 from tfgan_apps.config import CycleGANOptions, TrainConfig
 from tfgan_apps.data.unpaired import load_unpaired_dataset
 from tfgan_apps.errors import UserError
@@ -113,13 +118,11 @@ class CycleGANApplication(Application):
         images = SignatureSpec(
             {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)},
             {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)},
-            lambda m: {"images": np.random.default_rng(0).integers(
-                0, 256, (2, 20, 36, 3), dtype=np.uint8)})
+            lambda m: example_images(20, 36))
         image_bytes = SignatureSpec(
             {"image_bytes": tf.TensorSpec([None], tf.string)},
             {"png_bytes": tf.TensorSpec([None], tf.string)},
-            lambda m: {"image_bytes": np.array([tf.io.encode_png(np.random.default_rng(0).integers(
-                0, 256, (20, 36, 3), dtype=np.uint8)).numpy()], dtype=object)})
+            lambda m: example_image_bytes(20, 36))
         table = {"serving_default": images}
         for direction in DIRECTIONS:
             table[direction] = images

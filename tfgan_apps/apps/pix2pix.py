@@ -11,7 +11,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.apps.base import Application, SignatureSpec
+from tfgan_apps.apps.base import (
+    Application,
+    SignatureSpec,
+    example_image_bytes,
+    example_images,
+)
 from tfgan_apps.config import Pix2PixOptions, TrainConfig
 from tfgan_apps.data.paired import load_pix2pix_data
 from tfgan_apps.errors import UserError
@@ -141,13 +146,11 @@ class Pix2PixApplication(Application):
         images = {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)}
         image_bytes = {"image_bytes": tf.TensorSpec([None], tf.string)}
 
-        def example_images(m: keras.Model) -> dict[str, np.ndarray]:
-            rng = np.random.default_rng(0)
-            return {"images": rng.integers(0, 256, (2, 24, 40, 3), dtype=np.uint8)}
+        def example_uint8(m: keras.Model) -> dict[str, np.ndarray]:
+            return example_images(24, 40)
 
         def example_bytes(m: keras.Model) -> dict[str, np.ndarray]:
-            picture = example_images(m)["images"][0]
-            return {"image_bytes": np.array([tf.io.encode_png(picture).numpy()], dtype=object)}
+            return example_image_bytes(24, 40)
 
         if model.mode == "segmentation":
             k = model.num_classes
@@ -155,7 +158,7 @@ class Pix2PixApplication(Application):
                 "serving_default": SignatureSpec(images, {
                     "mask": tf.TensorSpec([None, None, None], tf.int32),
                     "probabilities": tf.TensorSpec([None, None, None, k], tf.float32),
-                }, example_images),
+                }, example_uint8),
                 "segment_image_bytes": SignatureSpec(
                     image_bytes, {"mask_png_bytes": tf.TensorSpec([None], tf.string)},
                     example_bytes),
@@ -163,7 +166,7 @@ class Pix2PixApplication(Application):
         return {
             "serving_default": SignatureSpec(
                 images, {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)},
-                example_images),
+                example_uint8),
             "translate_image_bytes": SignatureSpec(
                 image_bytes, {"png_bytes": tf.TensorSpec([None], tf.string)}, example_bytes),
         }
