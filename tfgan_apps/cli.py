@@ -71,6 +71,13 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
                         help="steps per epoch (default: one pass over the data)")
     parser.add_argument("--learning-rate", type=_positive_float,
                         help=f"Adam learning rate{_default_text(defaults.learning_rate)}")
+    parser.add_argument("--d-learning-rate", type=_positive_float,
+                        help="the discriminators' own Adam learning rate (two time-scale "
+                        "updates; default: --learning-rate)")
+    presets = application.options_class.preset_names()
+    parser.add_argument("--preset", choices=list(presets),
+                        help="default: the settings measured best here; paper: the paper's "
+                        "recipe. Flags given override the preset (default default)")
     parser.add_argument("--output", help="run directory (default runs/<app>-<timestamp>); "
                         "re-running with the same directory resumes an interrupted run")
     parser.add_argument("--seed", type=_non_negative_int,

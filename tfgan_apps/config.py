@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 from tfgan_apps.errors import UserError, UserPathError
 
 STRATEGIES = ("default", "mirrored")
+#: the preset every application has: its option defaults, the measured best settings
+DEFAULT_PRESET = "default"
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares")
 
 
@@ -110,10 +112,33 @@ class AppOptions:
     """Base of the per-application option dataclasses; subclasses set ``app``."""
 
     app: ClassVar[str] = ""
+    #: named presets besides ``"default"`` (the field defaults, the measured best): flat
+    #: settings, run settings and options mixed, applied under what the caller gives.
+    #: ``"paper"`` is the paper's recipe.
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def validate(self) -> None:
         """Raise :class:`UserError` naming the first bad value."""
         check_fields(self)
+
+    @classmethod
+    def preset_names(cls) -> tuple[str, ...]:
+        """``("default", *presets)``: what ``TrainConfig.preset`` accepts for this app."""
+        return (DEFAULT_PRESET, *cls.presets)
+
+    @classmethod
+    def preset_settings(cls, preset: str) -> Mapping[str, Any]:
+        """The flat settings of ``preset`` (empty for ``"default"``).
+
+        Raises:
+            UserError: an unknown preset, listing the known ones.
+        """
+        if preset == DEFAULT_PRESET:
+            return {}
+        if preset not in cls.presets:
+            raise UserError(f"unknown preset {preset!r} for {cls.app}; choose one of "
+                            f"{list(cls.preset_names())}", option="preset")
+        return cls.presets[preset]
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -243,7 +268,11 @@ class TrainConfig:
             DCGAN 64, pix2pix 16, CycleGAN 1).
         epochs: number of epochs.
         steps_per_epoch: steps per epoch (default: one pass over the data).
-        learning_rate: Adam learning rate of every network (beta_1 0.5, the papers').
+        learning_rate: Adam learning rate of the generator(s), and of the discriminator(s)
+            unless ``d_learning_rate`` is given (beta_1 0.5, the papers'; default the
+            application's: 2e-4, the papers').
+        d_learning_rate: the discriminators' own learning rate (two time-scale updates,
+            Heusel et al. 2017); None: ``learning_rate``.
         output: run directory (default ``runs/<app>-<timestamp>``); an existing one resumes.
         seed: seed of weights, data order and training noise.
         strategy: ``default`` (one device) or ``mirrored`` (all GPUs, or ``devices``).
@@ -255,6 +284,9 @@ class TrainConfig:
         checkpoint_every: epochs between checkpoints of the training state (the last epoch is
             always checkpointed; a crash replays the epochs since the last one).
         checkpoints_to_keep: how many epoch checkpoints are kept.
+        preset: ``"default"`` (the option defaults: the settings measured best) or a named
+            preset of the application (``"paper"``: the paper's recipe); explicitly given
+            settings override the preset's.
         options: the application's options (default its :class:`AppOptions` subclass's
             defaults).
     """
@@ -266,7 +298,8 @@ class TrainConfig:
     batch_size: int | None = None
     epochs: int = 5
     steps_per_epoch: int | None = None
-    learning_rate: float = 2e-4
+    learning_rate: float | None = None
+    d_learning_rate: float | None = None
     output: str | None = None
     seed: int = 0
     strategy: str = "default"
@@ -276,6 +309,7 @@ class TrainConfig:
     sample_every: int = 1
     checkpoint_every: int = 1
     checkpoints_to_keep: int = 2
+    preset: str = DEFAULT_PRESET
     options: AppOptions | None = None
 
     def __post_init__(self) -> None:
@@ -289,13 +323,16 @@ class TrainConfig:
     @classmethod
     def create(cls, app: str, **settings: Any) -> TrainConfig:
         """A config from flat keyword settings: run settings and the application's options
-        mixed (``TrainConfig.create("dcgan", epochs=2, latent_dim=8)``).
+        mixed (``TrainConfig.create("dcgan", epochs=2, latent_dim=8)``), over the settings of
+        ``preset`` when one is given (``create("pix2pix", preset="paper", epochs=20)``).
 
         Raises:
             UserError: a key is neither a run setting nor an option of ``app`` (the message
                 lists the accepted ones), or ``app`` is unknown.
         """
         options_class = AppOptions.for_app(app)
+        preset = settings.get("preset") or DEFAULT_PRESET
+        settings = {**options_class.preset_settings(preset), **settings}
         run_fields = {f.name for f in dataclasses.fields(cls)} - {"app", "options"}
         option_fields = {f.name for f in dataclasses.fields(options_class)}
         unknown = sorted(set(settings) - run_fields - option_fields)
@@ -324,7 +361,9 @@ class TrainConfig:
                      "checkpoint_every", "checkpoints_to_keep"):
             _check_number(name, getattr(self, name), int, 1)
         _check_number("seed", self.seed, int, 0)
-        _check_number("learning_rate", self.learning_rate, float, 0, strict=True)
+        for name in ("learning_rate", "d_learning_rate"):
+            _check_number(name, getattr(self, name), float, 0, strict=True)
+        options_class.preset_settings(self.preset)  # an unknown preset names the known ones
         if self.strategy not in STRATEGIES:
             raise UserError(f"unknown strategy {self.strategy!r}; choose one of "
                             f"{list(STRATEGIES)}", option="strategy")

@@ -51,6 +51,13 @@ def example_image_bytes(height: int, width: int) -> dict[str, np.ndarray]:
     return {"image_bytes": np.array([tf.io.encode_png(picture).numpy()], dtype=object)}
 
 
+def discriminator_learning_rate(config: TrainConfig) -> float:
+    """The discriminators' learning rate of a resolved config: ``d_learning_rate`` when given,
+    else ``learning_rate``."""
+    return config.d_learning_rate if config.d_learning_rate is not None else (
+        config.learning_rate)
+
+
 class Application:
     """Base class of the applications; subclasses set the class attributes and override
     :meth:`datasets`, :meth:`build_model`, :meth:`sample_renderer`, :meth:`export_archive` and
@@ -66,6 +73,10 @@ class Application:
     options_class: ClassVar[type[AppOptions]] = AppOptions
     #: batch size when the config gives none
     default_batch_size: ClassVar[int] = 64
+    #: Adam learning rate when none is given (2e-4: all three papers')
+    default_learning_rate: ClassVar[float] = 2e-4
+    #: the discriminators' learning rate when none is given (None: ``learning_rate``'s)
+    default_d_learning_rate: ClassVar[float | None] = None
     #: XLA when the config gives none (None: on for one device or GPU replicas)
     default_xla: ClassVar[bool | None] = None
     #: CLI help of ``--dataset``
@@ -88,6 +99,10 @@ class Application:
             changes["options"] = self.options_class()
         if config.batch_size is None:
             changes["batch_size"] = self.default_batch_size
+        if config.learning_rate is None:
+            changes["learning_rate"] = self.default_learning_rate
+        if config.d_learning_rate is None and self.default_d_learning_rate is not None:
+            changes["d_learning_rate"] = self.default_d_learning_rate
         if config.xla is None and self.default_xla is not None:
             changes["xla"] = self.default_xla
         return dataclasses.replace(config, **changes) if changes else config
@@ -119,8 +134,10 @@ class Application:
 
     def optimizers(self, config: TrainConfig, steps_per_epoch: int | None
                    ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-        """``(d_optimizer, g_optimizer)``: Adam(learning_rate, beta_1 0.5), the papers'."""
-        return tuple(keras.optimizers.Adam(config.learning_rate, beta_1=0.5) for _ in range(2))
+        """``(d_optimizer, g_optimizer)``: Adam(beta_1 0.5), the papers', at
+        ``d_learning_rate`` (when given) and ``learning_rate``."""
+        return (keras.optimizers.Adam(discriminator_learning_rate(config), beta_1=0.5),
+                keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
                         data: PreparedData) -> Callable[[keras.Model], np.ndarray]:

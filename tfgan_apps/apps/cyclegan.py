@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfgan_apps.apps.base import (
     Application,
     SignatureSpec,
+    discriminator_learning_rate,
     example_image_bytes,
     example_images,
 )
@@ -91,7 +92,8 @@ class CycleGANApplication(Application):
         return cyclegan_optimizers(config.epochs, steps_per_epoch,
                                    None if decay_start is None else min(decay_start,
                                                                         config.epochs),
-                                   learning_rate=config.learning_rate)
+                                   learning_rate=config.learning_rate,
+                                   d_learning_rate=discriminator_learning_rate(config))
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
                         data: PreparedData) -> Callable[[keras.Model], np.ndarray]:

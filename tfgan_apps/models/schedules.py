@@ -74,15 +74,18 @@ def cyclegan_optimizers(
     decay_start_epoch: int | None = None,
     learning_rate: float = 2e-4,
     beta_1: float = 0.5,
+    d_learning_rate: float | None = None,
 ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """The paper's ``(d_optimizer, g_optimizer)``: Adam(2e-4, beta_1 0.5), each with its own
     :class:`ConstantThenLinearDecay` schedule (constant, then linear to 0 from
-    `decay_start_epoch`, default ``epochs // 2``)."""
+    `decay_start_epoch`, default ``epochs // 2``). ``d_learning_rate`` (default
+    ``learning_rate``) is the discriminators' initial rate."""
+    rates = (learning_rate if d_learning_rate is None else d_learning_rate, learning_rate)
     return tuple(
         keras.optimizers.Adam(
-            learning_rate=ConstantThenLinearDecay(learning_rate, epochs, steps_per_epoch,
+            learning_rate=ConstantThenLinearDecay(rate, epochs, steps_per_epoch,
                                                   decay_start_epoch),
             beta_1=beta_1,
         )
-        for _ in range(2)
+        for rate in rates
     )
