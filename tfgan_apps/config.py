@@ -26,7 +26,7 @@ from tfgan_apps.errors import UserError, UserPathError
 STRATEGIES = ("default", "mirrored")
 #: the preset every application has: its option defaults, the measured best settings
 DEFAULT_PRESET = "default"
-ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares")
+ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
 
 
 def option(default: Any, help: str, **cli: Any) -> Any:

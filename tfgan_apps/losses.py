@@ -68,6 +68,19 @@ def least_squares_discriminator_loss(
     )
 
 
+def hinge_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+    """Hinge G loss (Lim & Ye 2017; SAGAN, BigGAN): ``-E[D(G(z))]`` on raw scores."""
+    return -tf.reduce_mean(fake_scores)
+
+
+def hinge_discriminator_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+    """Hinge D loss ``E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]``: no gradient from
+    samples D already scores beyond the margin, which keeps D from pushing its scores apart
+    without bound."""
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_scores)) + tf.reduce_mean(
+        tf.nn.relu(1.0 + fake_scores))
+
+
 class AdversarialLoss(NamedTuple):
     """A generator/discriminator loss pair and how to read D's output as a probability-like
     score for logging (``sigmoid`` for logistic losses, identity for least squares)."""
@@ -85,12 +98,13 @@ ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
     "least_squares": AdversarialLoss(
         least_squares_generator_loss, least_squares_discriminator_loss, tf.identity
     ),
+    "hinge": AdversarialLoss(hinge_generator_loss, hinge_discriminator_loss, tf.identity),
 }
 
 
 def get_adversarial_loss(name: str) -> AdversarialLoss:
     """Look up an adversarial loss pair by name (``non_saturating``, ``minimax``,
-    ``least_squares``).
+    ``least_squares``, ``hinge``).
 
     Raises:
         UserError: for any other name.
@@ -120,3 +134,20 @@ def pixel_cross_entropy_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)))
+
+
+def r1_penalty(real_gradients: tf.Tensor) -> tf.Tensor:
+    """R1 gradient penalty (Mescheder et al. 2018, eq. 9) without its weight:
+    ``0.5 * E_x[ ||grad_x D(x)||^2 ]`` over real images.
+
+    The discriminator's loss adds ``gamma * r1_penalty(...)``, i.e. the paper's
+    ``gamma / 2 * E||grad D||^2``; it pulls D's gradient on the data towards zero, which makes
+    the GAN converge locally instead of circling the equilibrium.
+
+    Args:
+        real_gradients: ``d sum(D(x)) / d x`` for the real batch, ``[batch, H, W, C]``: each
+            image's own gradient, since D scores images independently (batch norm aside).
+    """
+    squared = tf.reduce_sum(tf.square(tf.cast(real_gradients, tf.float32)),
+                            axis=tf.range(1, tf.rank(real_gradients)))
+    return 0.5 * tf.reduce_mean(squared)
