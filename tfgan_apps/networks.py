@@ -14,6 +14,7 @@ import keras
 from keras import layers
 
 from tfgan_apps.errors import UserError
+from tfgan_apps.layers import SpectralConv2D, SpectralDense
 
 # Radford et al. 2015, section 4: "All weights were initialized from a zero-centered Normal
 # distribution with standard deviation 0.02". Pix2pix and CycleGAN use the same init.
@@ -133,18 +134,23 @@ def build_dcgan_discriminator(
     channels: int = 3,
     base_filters: int = 64,
     kernel_size: int = 4,
+    spectral_norm: bool = False,
     name: str = "dcgan_discriminator",
 ) -> keras.Model:
     """DCGAN discriminator (Radford et al. 2015).
 
     Stride-2 convolutions (no pooling) with LeakyReLU(0.2), batch norm on every block but the
-    first, doubling the filters until the map is at most 7x7, then one linear logit.
+    first, doubling the filters until the map is at most 7x7, then one linear logit. With
+    ``spectral_norm`` every convolution and the logit are spectrally normalized
+    (:class:`tfgan_apps.layers.SpectralConv2D`, Miyato et al. 2018) and there is no batch
+    norm, as in the paper's SN-DCGAN.
 
     Args:
         image_size: input height and width (same rule as the generator).
         channels: 1 or 3.
         base_filters: filters of the first block.
         kernel_size: convolution kernel size.
+        spectral_norm: spectrally normalized layers instead of batch norm.
         name: model name.
 
     Returns:
@@ -153,19 +159,21 @@ def build_dcgan_discriminator(
     """
     _check_channels(channels)
     _, n = dcgan_base_size(image_size)
+    conv = SpectralConv2D if spectral_norm else layers.Conv2D
+    dense = SpectralDense if spectral_norm else layers.Dense
     images = keras.Input(shape=(image_size, image_size, channels), name="images")
     x = images
     filters = base_filters
     for i in range(n):
-        x = layers.Conv2D(filters, kernel_size, strides=2, padding="same", use_bias=i == 0,
-                          kernel_initializer=gan_initializer(), name=f"down{i + 1}_conv")(x)
-        if i > 0:
+        normalize = i > 0 and not spectral_norm
+        x = conv(filters, kernel_size, strides=2, padding="same", use_bias=not normalize,
+                 kernel_initializer=gan_initializer(), name=f"down{i + 1}_conv")(x)
+        if normalize:
             x = layers.BatchNormalization(synchronized=True, name=f"down{i + 1}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
         filters *= 2
     x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, kernel_initializer=gan_initializer(), dtype="float32",
-                          name="logit")(x)
+    logits = dense(1, kernel_initializer=gan_initializer(), dtype="float32", name="logit")(x)
     return keras.Model(images, logits, name=name)
 
 

@@ -60,12 +60,15 @@ class DCGANApplication(Application):
         return DCGAN(
             build_dcgan_generator(size, channels, options.latent_dim, options.base_filters,
                                   upsampling=options.upsampling),
-            build_dcgan_discriminator(size, channels, options.base_filters),
-            seed=config.seed)
+            build_dcgan_discriminator(size, channels, options.base_filters,
+                                      spectral_norm=options.spectral_norm),
+            ema_decay=options.ema_decay, diff_augment=options.diff_augment,
+            r1_weight=options.r1_weight, seed=config.seed)
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
                         data: PreparedData) -> Callable[[keras.Model], np.ndarray]:
-        """An 8x8 grid from fixed noise, so successive epochs are comparable."""
+        """An 8x8 grid from fixed noise, so successive epochs are comparable (drawn by the
+        moving-average generator when the model keeps one)."""
         noise = model.sample_noise(64, seed=config.seed)
 
         def render(m: keras.Model) -> np.ndarray:

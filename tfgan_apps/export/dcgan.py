@@ -16,8 +16,9 @@ from tfgan_apps.export.image_io import encode_png_batch
 
 
 def build_dcgan_archive(model: keras.Model) -> keras.export.ExportArchive:
-    """An ``ExportArchive`` of a DCGAN's generator with the two signatures above."""
-    generator = model.generator
+    """An ``ExportArchive`` of a DCGAN's generator with the two signatures above (its
+    moving-average generator when it keeps one)."""
+    generator = getattr(model, "inference_generator", model.generator)
     latent_dim = int(generator.input_shape[-1])
     z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
 
