@@ -49,3 +49,23 @@ def test_losses_average_over_patch_maps():
 def test_unknown_loss_name():
     with pytest.raises(UserError, match="choose one of"):
         losses.get_adversarial_loss("hinge")
+
+
+def test_hinge_pair():
+    real = tf.constant([[2.0], [0.5]])
+    fake = tf.constant([[-3.0], [0.25]])
+    # D: mean(relu(1 - real)) + mean(relu(1 + fake)) = (0 + 0.5) / 2 + (0 + 1.25) / 2
+    np.testing.assert_allclose(float(losses.hinge_discriminator_loss(real, fake)), 0.875)
+    np.testing.assert_allclose(float(losses.hinge_generator_loss(fake)), 1.375)
+    assert losses.get_adversarial_loss("hinge").score is tf.identity
+
+
+def test_r1_penalty_of_a_linear_discriminator():
+    """D(x) = <w, x> has gradient w for every image: R1 = 0.5 * ||w||^2."""
+    w = tf.constant(np.arange(12, dtype=np.float32).reshape(1, 2, 2, 3) / 10)
+    x = tf.random.uniform((4, 2, 2, 3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(x * w)
+    penalty = losses.r1_penalty(tape.gradient(total, x))
+    np.testing.assert_allclose(float(penalty), 0.5 * float(tf.reduce_sum(w * w)), rtol=1e-6)

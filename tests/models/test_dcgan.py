@@ -267,3 +267,108 @@ def test_step_seed_is_a_function_of_seed_step_and_stream():
     assert model.step_seed(tf.constant(3, tf.int64), 2).dtype == tf.int64
     with pytest.raises(ValueError, match="stream"):
         model.step_seed(0, 16)
+
+
+# ------------------------------------------------------- small-data and stability remedies
+def remedied_dcgan(seed: int = 0, **kwargs) -> DCGAN:
+    settings = {"ema_decay": 0.99, "diff_augment": "color,translation,cutout",
+                "r1_weight": 0.5, **kwargs}
+    return DCGAN(build_dcgan_generator(16, 1, 8, 8),
+                 build_dcgan_discriminator(16, 1, 8, spectral_norm=True), seed=seed,
+                 **settings)
+
+
+def test_ema_follows_the_documented_update():
+    keras.utils.set_random_seed(0)
+    model = remedied_dcgan(diff_augment="none", r1_weight=0.0)
+    model.compile(jit_compile=False)
+    initial = [w.numpy().copy() for w in model.generator_ema.weights]
+    np.testing.assert_array_equal(initial[0], model.generator.weights[0].numpy())
+    model.fit(pattern_images(8), batch_size=8, epochs=1, verbose=0)
+    decay = min(0.99, (1 + 0) / (10 + 0))  # step 0's warm-up decay
+    for average, weight, start in zip(model.generator_ema.weights, model.generator.weights,
+                                      initial, strict=True):
+        w = weight.numpy()
+        np.testing.assert_allclose(average.numpy(), w + decay * (start - w), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_the_moving_average_generates_and_is_exported(tmp_path):
+    from tfgan_apps import export_saved_model
+
+    keras.utils.set_random_seed(1)
+    model = remedied_dcgan()
+    model.compile(jit_compile=False)
+    model.fit(pattern_images(32), batch_size=8, epochs=1, verbose=0)
+    z = model.sample_noise(3, seed=4)
+    ema_images = model.generator_ema(z, training=False).numpy()
+    assert not np.allclose(ema_images, model.generator(z, training=False).numpy())
+    np.testing.assert_array_equal(model(z).numpy(), ema_images)
+    np.testing.assert_array_equal(model.generate(3, seed=4).numpy(), ema_images)
+    path = export_saved_model(model, str(tmp_path), version=1)
+    served = tf.saved_model.load(path).signatures["serving_default"](z=z)["images"].numpy()
+    expected = np.round((np.clip(ema_images, -1, 1) + 1) * 127.5)
+    assert np.abs(served.astype(np.float32) - expected).max() <= 1
+
+
+def test_remedies_round_trip_and_checkpoint_their_state(round_trip, tmp_path):
+    keras.utils.set_random_seed(2)
+    model = remedied_dcgan()
+    model.compile(jit_compile=False, loss="hinge")
+    history = model.fit(pattern_images(16), batch_size=8, epochs=1, verbose=0)
+    assert history.history["r1_penalty"][-1] > 0
+    reloaded = round_trip(model, model.sample_noise(4, seed=2))
+    assert (reloaded.ema_decay, reloaded.diff_augment, reloaded.r1_weight) == (
+        0.99, "color,translation,cutout", 0.5)
+    # the moving average is training state: a checkpoint restores it
+    checkpoint = tf.train.Checkpoint(model=model)
+    path = checkpoint.save(str(tmp_path / "ckpt"))
+    fresh = remedied_dcgan()
+    tf.train.Checkpoint(model=fresh).restore(path).expect_partial()
+    for a, b in zip(fresh.generator_ema.weights, model.generator_ema.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_no_moving_average_means_the_raw_generator():
+    model = tiny_dcgan()
+    assert model.generator_ema is None and model.inference_generator is model.generator
+
+
+@pytest.mark.parametrize("loss", ["hinge", "non_saturating"])
+def test_remedies_train_under_xla(loss):
+    keras.utils.set_random_seed(3)
+    model = remedied_dcgan()
+    model.compile(jit_compile=True, loss=loss)
+    history = model.fit(pattern_images(32), batch_size=8, epochs=1, verbose=0)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+
+
+def _remedied_weights(strategy: tf.distribute.Strategy, steps: int = 3) -> list[np.ndarray]:
+    data = tf.data.Dataset.from_tensor_slices(pattern_images(8 * steps, seed=5)).batch(8)
+    with strategy.scope():
+        keras.utils.set_random_seed(42)
+        model = remedied_dcgan(seed=11)
+        model.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False)
+    model.fit(data, epochs=1, verbose=0, shuffle=False)
+    return [np.asarray(v) for v in
+            model.generator_ema.weights + model.discriminator.weights]
+
+
+def test_remedies_on_two_replicas_match_one_device():
+    """Augmentation draws are sliced from the global batch's, R1 is per image, and the moving
+    average is the same on every replica: two replicas train like one device."""
+    one = _remedied_weights(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two = _remedied_weights(make_strategy("mirrored", ["/cpu:0", "/cpu:1"]))
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_remedy_values_are_user_errors():
+    from tfgan_apps.errors import UserError
+
+    with pytest.raises(UserError, match="ema_decay"):
+        remedied_dcgan(ema_decay=1.0)
+    with pytest.raises(UserError, match="r1_weight"):
+        remedied_dcgan(r1_weight=-1.0)
+    with pytest.raises(UserError, match="DiffAugment"):
+        remedied_dcgan(diff_augment="zoom")
