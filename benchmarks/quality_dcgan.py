@@ -68,12 +68,13 @@ VARIANTS: dict[str, dict] = {
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``budget`` seconds have passed since ``start`` (checked after every
-    batch; the epoch then ends normally, so the run's files are written)."""
+    """Stop training once ``budget`` seconds have passed since ``start``, or after
+    ``max_steps`` steps (checked after every batch; the epoch then ends normally, so the run's
+    files are written). Step budgets make ablations independent of the machine's load."""
 
-    def __init__(self, start: float, budget: float) -> None:
+    def __init__(self, start: float, budget: float, max_steps: int | None = None) -> None:
         super().__init__()
-        self.start, self.budget = start, budget
+        self.start, self.budget, self.max_steps = start, budget, max_steps
         self.steps = 0
         self.first_step_end: float | None = None
 
@@ -82,7 +83,7 @@ class TimeBudget(keras.callbacks.Callback):
         now = time.perf_counter()
         if self.first_step_end is None:
             self.first_step_end = now
-        if now - self.start >= self.budget:
+        if now - self.start >= self.budget or (self.max_steps and self.steps >= self.max_steps):
             self.model.stop_training = True
 
 
@@ -106,15 +107,24 @@ def build_classifier(seed: int) -> tuple[keras.Model, keras.Model]:
     return keras.Model(inputs, logits), keras.Model(inputs, features)
 
 
-def train_classifier(seed: int, epochs: int) -> tuple[keras.Model, keras.Model, float]:
+def train_classifier(seed: int, epochs: int, cache: str | None
+                     ) -> tuple[keras.Model, keras.Model, float]:
+    """The scoring classifier, trained once per (seed, epochs) and kept in ``cache``."""
     images, labels = load_split("train")
     test_images, test_labels = load_split("test")
     classifier, features = build_classifier(seed)
     classifier.compile(keras.optimizers.Adam(1e-3),
                        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=["accuracy"])
-    classifier.fit(_signed(images), labels, batch_size=128, epochs=epochs, verbose=0,
-                   shuffle=True)
+    path = cache and os.path.join(cache, f"shape_classifier-seed{seed}-epochs{epochs}.weights.h5")
+    if path and os.path.exists(path):
+        classifier.load_weights(path)
+    else:
+        classifier.fit(_signed(images), labels, batch_size=128, epochs=epochs, verbose=0,
+                       shuffle=True)
+        if path:
+            os.makedirs(cache, exist_ok=True)
+            classifier.save_weights(path)
     accuracy = classifier.evaluate(_signed(test_images), test_labels, verbose=0)[1]
     return classifier, features, float(accuracy)
 
@@ -132,7 +142,7 @@ def score(classifier: keras.Model, features: keras.Model, images: np.ndarray,
     nonzero = histogram[histogram > 0]
     result = {
         "confidence": float(probabilities.max(-1).mean()),
-        "coverage": float(-(nonzero * np.log(nonzero)).sum() / np.log(NUM_KINDS)),
+        "coverage": abs(float(-(nonzero * np.log(nonzero)).sum() / np.log(NUM_KINDS))),
         "class_histogram": [round(float(h), 3) for h in histogram],
     }
     feats = features.predict(images, batch_size=250, verbose=0).astype(np.float64)
@@ -190,7 +200,7 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
                     steps_per_epoch=args.steps_per_epoch, sample_every=10,
                     output=os.path.join(workdir, f"run-{name}-{size or 'full'}-{seed}"))
     start_wall, start_cpu = time.perf_counter(), time.process_time()
-    budget = TimeBudget(start_wall, args.budget)
+    budget = TimeBudget(start_wall, args.budget, args.max_steps)
     result = train(TrainConfig.create("dcgan", **settings), callbacks=[budget], verbose=0)
     train_wall = time.perf_counter() - start_wall
     cpu = time.process_time() - start_cpu
@@ -207,8 +217,10 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
         "train_images": size or 10000,
         "seed": seed,
         "command": cli_command({k: v for k, v in settings.items() if k != "epochs"})
-        + f"  # stopped after {args.budget:.0f} s",
+        + f"  # stopped after {args.budget:.0f} s"
+        + (f" or {args.max_steps} steps" if args.max_steps else ""),
         "budget_seconds": args.budget,
+        "max_steps": args.max_steps,
         "steps": budget.steps,
         "train_images_per_second": round((budget.steps - 1) * 64 / max(
             train_wall - (steady - start_wall), 1e-9), 1),
@@ -247,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
     parser.add_argument("--budget", type=float, default=600.0,
                         help="wall-clock seconds per run, from the train() call (default 600)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="also stop after this many steps (ablations on a busy machine)")
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--samples", type=int, default=1000,
                         help="generated images scored per run (a multiple of 250)")
@@ -265,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                       "cpu_count": os.cpu_count(), "tensorflow": tf.__version__}), flush=True)
 
     start = time.perf_counter()
+    workdir = args.workdir or tempfile.mkdtemp(prefix="quality_dcgan-")
     classifier, features, accuracy = train_classifier(args.classifier_seed,
-                                                      args.classifier_epochs)
+                                                      args.classifier_epochs, workdir)
     test_images, _ = load_split("test")
     real, real_features = score(classifier, features, _signed(test_images), None)
     real["features"] = real_features
@@ -276,7 +291,6 @@ def main(argv: list[str] | None = None) -> int:
                       "real_class_histogram": real["class_histogram"],
                       "classifier_seconds": round(time.perf_counter() - start, 1)}), flush=True)
 
-    workdir = args.workdir or tempfile.mkdtemp(prefix="quality_dcgan-")
     results = []
     for size in sizes:
         for name in names:
