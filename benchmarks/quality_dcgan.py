@@ -196,6 +196,8 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
             os.makedirs(folder)
             write_subset(size, folder)
         settings["data_dir"] = folder
+    if args.base_filters:
+        settings["base_filters"] = args.base_filters
     settings.update(image_size=32, channels=3, seed=seed, epochs=100_000,
                     steps_per_epoch=args.steps_per_epoch, sample_every=10,
                     output=os.path.join(workdir, f"run-{name}-{size or 'full'}-{seed}"))
@@ -264,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--samples", type=int, default=1000,
                         help="generated images scored per run (a multiple of 250)")
+    parser.add_argument("--base-filters", type=int, default=None,
+                        help="network width of every variant (default: each variant's own)")
     parser.add_argument("--classifier-seed", type=int, default=0)
     parser.add_argument("--classifier-epochs", type=int, default=4)
     parser.add_argument("--workdir", default=None,

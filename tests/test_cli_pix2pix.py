@@ -142,3 +142,19 @@ def test_segment_user_errors(tmp_path, capsys):
 
     assert main(["segment", str(tmp_path / "none"), str(tmp_path), str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_new_flags_reach_the_config_over_a_preset():
+    from tfgan_apps.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args([
+        "train", "pix2pix", "--preset", "paper", "--max-filters", "128",
+        "--discriminator-filters", "16", "--discriminator-layers", "2", "--lr-decay", "linear",
+        "--label-smoothing", "0.1", "--instance-noise", "0.05", "--d-learning-rate", "1e-4"])
+    config = config_from_args(args)
+    options = config.options
+    assert (options.max_filters, options.discriminator_filters) == (128, 16)
+    assert (options.discriminator_layers, options.lr_decay) == (2, "linear")
+    assert (options.label_smoothing, options.instance_noise) == (0.1, 0.05)
+    assert config.d_learning_rate == 1e-4 and config.preset == "paper"
+    assert options.base_filters == 64 and options.dropout == 0.5  # the rest: the paper's

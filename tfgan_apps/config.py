@@ -27,6 +27,8 @@ STRATEGIES = ("default", "mirrored")
 #: the preset every application has: its option defaults, the measured best settings
 DEFAULT_PRESET = "default"
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
+#: DiffAugment policies (``tfgan_apps.augment.POLICIES``; repeated here: config is a leaf)
+DIFF_AUGMENT_POLICIES = ("none", "translation", "color,translation", "color,translation,cutout")
 
 
 def option(default: Any, help: str, **cli: Any) -> Any:
@@ -171,13 +173,52 @@ class DCGANOptions(AppOptions):
                              "(fewer checkerboard artifacts) or the paper's transposed "
                              "convolutions", choices=("upsample", "transpose"))
     loss: str = option("non_saturating", "adversarial loss", choices=ADVERSARIAL_LOSSES)
+    ema_decay: float = option(0.999, "decay of the generator's exponential moving average, "
+                              "used for samples, evaluation and export (Karras et al. 2018; "
+                              "0: no average, the raw generator)", minimum=0)
+    diff_augment: str = option("none", "DiffAugment policy (Zhao et al. 2020): the same "
+                               "differentiable transformations of real and generated images "
+                               "before D, for small datasets",
+                               choices=DIFF_AUGMENT_POLICIES)
+    spectral_norm: bool = option(False, "spectral normalization of every discriminator layer "
+                                 "instead of its batch norm (Miyato et al. 2018)")
+    r1_weight: float = option(0.0, "gamma of the R1 gradient penalty on real images "
+                              "(Mescheder et al. 2018; 0: none)", minimum=0)
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        # Radford et al. 2015: transposed convolutions, Adam(2e-4, 0.5) for both networks,
+        # the raw generator, no augmentation or regularisation.
+        "paper": {"upsampling": "transpose", "loss": "non_saturating", "ema_decay": 0.0,
+                  "diff_augment": "none", "spectral_norm": False, "r1_weight": 0.0,
+                  "base_filters": 64, "learning_rate": 2e-4, "d_learning_rate": None},
+    }
+
+    def validate(self) -> None:
+        super().validate()
+        if self.ema_decay >= 1:
+            raise UserError(f"must be in [0, 1), got {self.ema_decay}", option="ema_decay")
 
 
 @dataclass(frozen=True)
 class Pix2PixOptions(AppOptions):
-    """pix2pix (Isola et al. 2017): segmentation (images + masks) or paired translation."""
+    """pix2pix (Isola et al. 2017): segmentation (images + masks) or paired translation.
+
+    The defaults are the settings measured best on the built-in segmentation set in 10 CPU
+    minutes (``benchmarks/quality_pix2pix.py``): a narrower U-Net (32 base filters capped at
+    256) without dropout, G at 10x D's learning rate (the application's 2e-3 vs 2e-4), both
+    decayed linearly to 5 %. ``--preset paper`` is the paper's recipe.
+    """
 
     app: ClassVar[str] = "pix2pix"
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        # Isola et al. 2017, section 4 and appendix 6.1-6.2: U-Net C64..C512 with dropout 0.5,
+        # 70x70 PatchGAN C64-C128-C256-C512, Adam(2e-4, 0.5) for G and D at a constant rate
+        # (the paper's batch size was 1-10; ours stays 16), lambda 100, hard 0/1 labels.
+        "paper": {"base_filters": 64, "max_filters": 512, "dropout": 0.5,
+                  "learning_rate": 2e-4, "d_learning_rate": 2e-4, "lr_decay": "none",
+                  "discriminator_filters": 64, "discriminator_layers": 3,
+                  "reconstruction_weight": 100.0, "label_smoothing": 0.0},
+    }
     masks_dir: str | None = option(None, "folder of masks matching the images by name: "
                                    "single-channel or palette PNGs of class ids 0..K-1",
                                    type=str, flag="--masks", path="dir")
@@ -187,13 +228,30 @@ class Pix2PixOptions(AppOptions):
     num_classes: int | None = option(None, "K, required with masks", type=int, minimum=2)
     direction: str = option("AtoB", "aligned pairs: translate A to B or B to A",
                             choices=("AtoB", "BtoA"))
-    base_filters: int = option(64, "network width: filters of the first layer", minimum=1)
+    base_filters: int = option(32, "U-Net width: filters of its first layer (the paper's 64)",
+                               minimum=1)
+    max_filters: int = option(256, "cap on the filters of a U-Net block (the paper's 512)",
+                              minimum=1)
+    discriminator_filters: int | None = option(
+        None, "PatchGAN width: filters of its first layer (None: base_filters)", type=int,
+        minimum=1)
+    discriminator_layers: int = option(3, "PatchGAN stride-2 layers: 3 judges 70x70 patches "
+                                       "(the paper's), 2 34x34, 1 16x16", minimum=1)
     reconstruction_weight: float | None = option(
         None, "lambda of the cross-entropy (segmentation) or L1 (translation) term (None: "
         "100, the paper's)", type=float, aliases=("--lambda",), minimum=0)
     adversarial_weight: float = option(1.0, "weight of the cGAN term; 0 trains the U-Net "
                                        "alone (the paper's ablation)", minimum=0)
-    dropout: float = option(0.5, "U-Net decoder dropout", minimum=0)
+    dropout: float = option(0.0, "U-Net decoder dropout (the paper's 0.5)", minimum=0)
+    lr_decay: str = option("linear", "learning-rate schedule of G and D: linear decay over "
+                           "the whole run to 5 percent of the initial rate, or none (constant, the "
+                           "paper's)", choices=("linear", "none"))
+    label_smoothing: float = option(0.0, "one-sided label smoothing: D's target for real "
+                                    "pairs is 1 - this (Salimans et al. 2016; 0.1 gives 0.9); "
+                                    "logistic losses only", minimum=0)
+    instance_noise: float = option(0.0, "standard deviation of the Gaussian noise added to "
+                                   "the targets D sees, real and generated alike (Sonderby "
+                                   "et al. 2017)", minimum=0)
     augment: bool = option(True, "the paper's random jitter and mirroring")
     loss: str = option("non_saturating", "adversarial loss", choices=ADVERSARIAL_LOSSES)
 
@@ -201,6 +259,13 @@ class Pix2PixOptions(AppOptions):
         super().validate()
         if self.dropout >= 1:
             raise UserError(f"must be in [0, 1), got {self.dropout}", option="dropout")
+        if self.label_smoothing >= 1:
+            raise UserError(f"must be in [0, 1), got {self.label_smoothing}",
+                            option="label_smoothing")
+        if self.label_smoothing and self.loss not in ("non_saturating", "minimax"):
+            raise UserError(f"works with the logistic losses (non_saturating, minimax), not "
+                            f"{{loss}} {self.loss!r}: set it to 0 or change the loss",
+                            option="label_smoothing", mentions=("loss",))
 
 
 @dataclass(frozen=True)

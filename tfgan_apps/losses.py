@@ -151,3 +151,27 @@ def r1_penalty(real_gradients: tf.Tensor) -> tf.Tensor:
     squared = tf.reduce_sum(tf.square(tf.cast(real_gradients, tf.float32)),
                             axis=tf.range(1, tf.rank(real_gradients)))
     return 0.5 * tf.reduce_mean(squared)
+
+
+def label_smoothed_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor,
+                                      smoothing: float) -> tf.Tensor:
+    """Logistic D loss with one-sided label smoothing (Salimans et al. 2016, section 3.4):
+    real outputs are pulled towards ``1 - smoothing`` instead of 1, fakes still towards 0.
+
+    ``mean((1 - s) * softplus(-real) + s * softplus(real)) + mean(softplus(fake))``: the binary
+    cross-entropy of ``sigmoid(real)`` against the target ``1 - s``, plus that of the fakes
+    against 0. Only the real side is smoothed: smoothing the fakes' target would reward D for
+    scoring generated samples as partly real where the data has none. ``s = 0`` is
+    :func:`non_saturating_discriminator_loss`. D's optimum on a real patch is then
+    ``sigmoid(logit) = 1 - s`` rather than an ever larger logit, which keeps its gradients to G
+    informative instead of saturated.
+
+    Args:
+        real_logits: D's logits on real pairs, any shape ``[batch, ...]`` (PatchGAN: a map).
+        fake_logits: D's logits on generated pairs, any shape.
+        smoothing: ``s`` in ``[0, 1)``; 0.1 gives the usual 0.9 target.
+    """
+    real_logits = tf.convert_to_tensor(real_logits)
+    s = tf.cast(smoothing, real_logits.dtype)
+    real = (1.0 - s) * tf.math.softplus(-real_logits) + s * tf.math.softplus(real_logits)
+    return tf.reduce_mean(real) + tf.reduce_mean(tf.math.softplus(fake_logits))

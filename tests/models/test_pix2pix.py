@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfgan_apps.errors import UserError
+from tfgan_apps.losses import label_smoothed_discriminator_loss, non_saturating_discriminator_loss
 from tfgan_apps.models.pix2pix import Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
 from tfgan_apps.training import make_strategy
@@ -194,3 +195,45 @@ def test_two_replicas_train_like_one_device():
     assert int(mirrored.step_counter.numpy()) == 1  # once per global step
     for expected, got in zip(reference.get_weights(), mirrored.get_weights(), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_label_smoothed_discriminator_loss_by_hand():
+    real, fake = tf.constant([[0.0], [2.0]]), tf.constant([[-1.0], [-1.0]])
+    # (1 - s) * softplus(-r) + s * softplus(r), s = 0.1: ln 2 at r = 0; at r = 2,
+    # 0.9 * ln(1 + e^-2) + 0.1 * ln(1 + e^2) = 0.9 * 0.126928 + 0.1 * 2.126928
+    expected_real = (np.log(2.0) + 0.9 * 0.1269280 + 0.1 * 2.1269280) / 2
+    expected = expected_real + np.log1p(np.exp(-1.0))  # fakes' target stays 0: softplus(f)
+    assert float(label_smoothed_discriminator_loss(real, fake, 0.1)) == pytest.approx(
+        expected, abs=1e-5)
+    assert float(label_smoothed_discriminator_loss(real, fake, 0.0)) == pytest.approx(
+        float(non_saturating_discriminator_loss(real, fake)), abs=1e-6)
+    # the smoothed loss is minimal where sigmoid(real) = 0.9, not at an ever larger logit
+    logits = tf.constant(np.linspace(0.0, 6.0, 601, dtype="float32"))[:, None]
+    losses = [float(label_smoothed_discriminator_loss(r[None], fake[:1], 0.1)) for r in logits]
+    assert float(tf.sigmoid(logits[int(np.argmin(losses))][0])) == pytest.approx(0.9, abs=1e-2)
+
+
+def test_label_smoothing_and_instance_noise_train_and_round_trip(round_trip):
+    images, masks = disc_scenes(8, seed=7)
+    model = small_pix2pix(dropout=0.0, label_smoothing=0.1, instance_noise=0.2, seed=3)
+    # The noise D sees is a function of (seed, step): the same for a step, new for the next.
+    targets = tf.one_hot(masks, 2)
+    noisy = model._discriminator_inputs(targets, tf.constant(5, tf.int64), 0)
+    again = model._discriminator_inputs(targets, tf.constant(5, tf.int64), 0)
+    later = model._discriminator_inputs(targets, tf.constant(6, tf.int64), 0)
+    np.testing.assert_array_equal(noisy, again)
+    assert not np.allclose(noisy, later)
+    assert float(tf.math.reduce_std(noisy - targets)) == pytest.approx(0.2, rel=0.1)
+    plain = small_pix2pix()
+    assert plain._discriminator_inputs(targets, tf.constant(5, tf.int64), 0) is targets
+    model.compile(jit_compile=False)
+    history = model.fit(images, masks, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    reloaded = round_trip(model, images)
+    assert (reloaded.label_smoothing, reloaded.instance_noise) == (0.1, 0.2)
+    with pytest.raises(UserError, match="logistic losses"):
+        small_pix2pix(label_smoothing=0.1).compile(loss="least_squares")
+    with pytest.raises(UserError, match="label_smoothing"):
+        small_pix2pix(label_smoothing=1.0)
+    with pytest.raises(UserError, match="instance_noise"):
+        small_pix2pix(instance_noise=-1.0)

@@ -13,12 +13,20 @@ import numpy as np
 import tensorflow as tf
 
 from tfgan_apps.errors import UserError
-from tfgan_apps.losses import l1_loss, pixel_cross_entropy_loss
+from tfgan_apps.losses import (
+    l1_loss,
+    label_smoothed_discriminator_loss,
+    pixel_cross_entropy_loss,
+)
 from tfgan_apps.metrics import PixelAccuracy, SegmentationMeanIoU
 from tfgan_apps.models.base import AdversarialModel
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
 
 MODES = ("segmentation", "translation")
+#: adversarial losses whose D output is a logit, the ones one-sided label smoothing applies to
+LOGISTIC_LOSSES = ("non_saturating", "minimax")
+#: stateless-draw streams of a train step (see AdversarialModel.step_seed)
+_REAL_NOISE_STREAM, _FAKE_NOISE_STREAM = 0, 1
 
 #: The paper's L1 weight (section 4, "lambda = 100"), kept for the segmentation cross-entropy:
 #: per pixel, the CE gradient w.r.t. a logit (softmax - one_hot, |.| <= 1) has the magnitude of
@@ -50,6 +58,14 @@ class Pix2Pix(AdversarialModel):
     ``d_fake`` (mean D probability per patch) are logged too. The adversarial loss is the
     non-saturating one of the paper by default (``compile(loss=...)`` to change it).
 
+    Two remedies for a discriminator that wins outright (``d_real`` -> 1, ``d_fake`` -> 0, G's
+    adversarial gradient saturated), both off by default: ``label_smoothing`` s trains D
+    towards ``1 - s`` on real pairs (one-sided, Salimans et al. 2016), and ``instance_noise``
+    sigma adds N(0, sigma^2) to the targets D sees, real and generated alike (Sonderby et al.
+    2017); in segmentation this blurs the easiest cue D has, exactly one-hot real masks vs
+    soft generated ones. The noise is drawn from ``(seed, step)``, as every draw of the
+    package's models, so resumed and replicated runs see the same noise.
+
     Args:
         generator: functional ``[batch, S, S, C] -> [batch, S, S, K]`` (logits) or
             ``-> [batch, S, S, C']`` (tanh) model; :func:`~tfgan_apps.networks.build_unet_generator`
@@ -66,8 +82,12 @@ class Pix2Pix(AdversarialModel):
         reconstruction_weight: λ; default 100 in both modes (see
             :data:`DEFAULT_RECONSTRUCTION_WEIGHT` for why the L1 weight carries over to CE).
         adversarial_weight: weight of G's adversarial term, 1 by default; 0 for the ablation.
-        seed: base seed (kept for resumable randomness; pix2pix draws no noise of its own: its
-            only randomness is the generator's dropout).
+        label_smoothing: one-sided label smoothing s in [0, 1) of D's real targets (logistic
+            losses only); 0 by default (the paper's hard labels).
+        instance_noise: standard deviation (>= 0) of the Gaussian noise added to D's target
+            inputs; 0 by default.
+        seed: base seed of the instance noise (the generator's dropout draws from Keras's
+            global seed).
         name: model name.
 
     Example:
@@ -93,6 +113,8 @@ class Pix2Pix(AdversarialModel):
         base_filters: int = 64,
         reconstruction_weight: float | None = None,
         adversarial_weight: float = 1.0,
+        label_smoothing: float = 0.0,
+        instance_noise: float = 0.0,
         seed: int = 0,
         name: str = "pix2pix",
         **kwargs: Any,
@@ -104,6 +126,12 @@ class Pix2Pix(AdversarialModel):
         if reconstruction_weight is not None and reconstruction_weight < 0:
             raise UserError(
                 f"reconstruction_weight must be >= 0, got {reconstruction_weight!r}")
+        if not 0 <= label_smoothing < 1:
+            raise UserError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        if instance_noise < 0:
+            raise UserError(f"instance_noise must be >= 0, got {instance_noise!r}")
+        self.label_smoothing = float(label_smoothing)
+        self.instance_noise = float(instance_noise)
         # Set before the base __init__, which creates one tracker per name in tracker_names.
         self.mode = mode
         self.adversarial_weight = float(adversarial_weight)
@@ -178,7 +206,15 @@ class Pix2Pix(AdversarialModel):
             "mode": self.mode,
             "reconstruction_weight": self.reconstruction_weight,
             "adversarial_weight": self.adversarial_weight,
+            "label_smoothing": self.label_smoothing,
+            "instance_noise": self.instance_noise,
         }
+
+    def configure_losses(self, loss: str, **kwargs: Any) -> None:
+        if self.label_smoothing and loss not in LOGISTIC_LOSSES:
+            raise UserError(f"label_smoothing works with the logistic losses "
+                            f"{list(LOGISTIC_LOSSES)}, not {loss!r}")
+        super().configure_losses(loss, **kwargs)
 
     # ----------------------------------------------------------------------------- inference
     def call(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -210,6 +246,19 @@ class Pix2Pix(AdversarialModel):
     def _outputs_for_discriminator(self, outputs: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(outputs) if self.mode == "segmentation" else outputs
 
+    def _discriminator_inputs(self, targets: tf.Tensor, step: tf.Tensor,
+                              stream: int) -> tf.Tensor:
+        """``targets`` plus this step's instance noise (none when ``instance_noise`` is 0)."""
+        if not self.instance_noise:
+            return targets
+        noise = self.replica_normal(tf.shape(targets)[0], targets.shape[1:], step, stream)
+        return targets + self.instance_noise * tf.cast(noise, targets.dtype)
+
+    def _discriminator_loss(self, real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:
+        if self.label_smoothing:
+            return label_smoothed_discriminator_loss(real_out, fake_out, self.label_smoothing)
+        return self.adversarial_loss.discriminator(real_out, fake_out)
+
     def _reconstruction_loss(self, targets: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
         if self.mode == "segmentation":
             return pixel_cross_entropy_loss(targets, outputs)
@@ -234,10 +283,13 @@ class Pix2Pix(AdversarialModel):
         real_targets = self._targets_for_discriminator(targets)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             outputs = self.generator(images, training=True)
-            real_out = self.discriminator([images, real_targets], training=True)
-            fake_out = self.discriminator(
-                [images, self._outputs_for_discriminator(outputs)], training=True)
-            d_loss = self.adversarial_loss.discriminator(real_out, fake_out)
+            real_out = self.discriminator(
+                [images, self._discriminator_inputs(real_targets, step, _REAL_NOISE_STREAM)],
+                training=True)
+            fake_targets = self._discriminator_inputs(
+                self._outputs_for_discriminator(outputs), step, _FAKE_NOISE_STREAM)
+            fake_out = self.discriminator([images, fake_targets], training=True)
+            d_loss = self._discriminator_loss(real_out, fake_out)
             adversarial = self.adversarial_loss.generator(fake_out)
             reconstruction = self._reconstruction_loss(targets, outputs)
             g_loss = (self.adversarial_weight * adversarial
