@@ -30,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import shlex
@@ -45,7 +46,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
 import tfgan_apps  # noqa: E402,F401  (registers tfgan_shapes)
-from tfgan_apps import TrainConfig, train  # noqa: E402
+from tfgan_apps import TrainConfig, load_run_model, train  # noqa: E402
 from tfgan_apps.data.convert import from_signed_unit_numpy  # noqa: E402
 
 NUM_KINDS = 5
@@ -207,8 +208,7 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
     train_wall = time.perf_counter() - start_wall
     cpu = time.process_time() - start_cpu
     model = result.model
-    samples = np.concatenate([model.generate(250, seed=1000 + i).numpy()
-                              for i in range(args.samples // 250)])
+    samples = _samples(model, args.samples)
     generated, _ = score(classifier, features, samples, real["features"])
     steady = time.perf_counter() if budget.first_step_end is None else budget.first_step_end
     grid = os.path.join(result.run_dir, "final_grid.png")
@@ -228,15 +228,27 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
             train_wall - (steady - start_wall), 1e-9), 1),
         "wall_seconds": round(train_wall, 1),
         "cpu_seconds": round(cpu, 1),
+        **_figures(generated, real),
+        "last_d_real": _last(history, "d_real"),
+        "last_d_fake": _last(history, "d_fake"),
+        "grid": grid,
+    }
+
+
+def _samples(model: keras.Model, count: int) -> np.ndarray:
+    """``count`` generated images (fixed noise seeds, the same for every run)."""
+    return np.concatenate([model.generate(250, seed=1000 + i).numpy()
+                           for i in range(count // 250)])
+
+
+def _figures(generated: dict, real: dict) -> dict:
+    return {
         "confidence": round(generated["confidence"], 4),
         "coverage": round(generated["coverage"], 4),
         "confidence_ratio": round(generated["confidence"] / real["confidence"], 3),
         "coverage_ratio": round(generated["coverage"] / real["coverage"], 3),
         "fid_classifier_features": round(generated["fid"], 3),
         "class_histogram": generated["class_histogram"],
-        "last_d_real": _last(history, "d_real"),
-        "last_d_fake": _last(history, "d_fake"),
-        "grid": grid,
     }
 
 
@@ -270,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="network width of every variant (default: each variant's own)")
     parser.add_argument("--classifier-seed", type=int, default=0)
     parser.add_argument("--classifier-epochs", type=int, default=4)
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the finished runs already in --workdir again (e.g. with "
+                        "another classifier) instead of training")
     parser.add_argument("--workdir", default=None,
                         help="where runs and subsets go (default: a temporary directory)")
     args = parser.parse_args(argv)
@@ -295,6 +310,14 @@ def main(argv: list[str] | None = None) -> int:
                       "real_class_histogram": real["class_histogram"],
                       "classifier_seconds": round(time.perf_counter() - start, 1)}), flush=True)
 
+    if args.rescore:
+        for run_dir in sorted(glob.glob(os.path.join(workdir, "run-*"))):
+            model = load_run_model(run_dir)
+            generated, _ = score(classifier, features, _samples(model, args.samples),
+                                 real["features"])
+            print(json.dumps({"run": os.path.basename(run_dir), **_figures(generated, real)}),
+                  flush=True)
+        return 0
     results = []
     for size in sizes:
         for name in names:
