@@ -301,6 +301,15 @@ class CycleGANOptions(AppOptions):
     loss: str = option("least_squares", "adversarial loss (LSGAN, the paper's)",
                        choices=("least_squares", "non_saturating"))
 
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        # Zhu et al. 2017 (today's defaults too; pinned here so the paper stays one preset
+        # away whatever the defaults become).
+        "paper": {"generator": "resnet", "base_filters": 64, "upsampling": "transpose",
+                  "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50,
+                  "loss": "least_squares", "learning_rate": 2e-4, "d_learning_rate": None,
+                  "batch_size": 1},
+    }
+
     def validate(self) -> None:
         super().validate()
         if (self.data_dir_a is None) != (self.data_dir_b is None):
