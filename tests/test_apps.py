@@ -79,6 +79,26 @@ def test_train_leaves_the_callers_config_alone(tmp_path):
     assert result.config.image_size is None and result.config.batch_size == 8
 
 
+def test_dcgan_options_reach_the_trained_model(tmp_path):
+    """The remedies chosen in options are what train() builds (CLI and API alike)."""
+    from tfgan_apps.layers import SpectralConv2D
+
+    config = TrainConfig.create(
+        "dcgan", dataset="builtin", batch_size=8, epochs=1, steps_per_epoch=2, latent_dim=8,
+        base_filters=4, xla=False, ema_decay=0.9, diff_augment="translation",
+        spectral_norm=True, r1_weight=0.2, loss="hinge", d_learning_rate=1e-3,
+        output=str(tmp_path / "run"))
+    model = train(config, verbose=0).model
+    assert model.generator_ema is not None and model.ema_decay == 0.9
+    assert (model.diff_augment, model.r1_weight, model.loss_name) == ("translation", 0.2,
+                                                                       "hinge")
+    layers = model.discriminator.layers
+    assert any(isinstance(layer, SpectralConv2D) for layer in layers)
+    assert not any("bn" in layer.name for layer in layers)
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(2e-4)
+
+
 def test_export_finds_the_application_by_class(tmp_path):
     class MyDCGAN(DCGAN):
         pass
