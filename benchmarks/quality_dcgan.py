@@ -100,8 +100,10 @@ def build_classifier(seed: int) -> tuple[keras.Model, keras.Model]:
     inputs = keras.Input((32, 32, 3))
     x = inputs
     for filters in (32, 64, 128):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        for _ in range(2):
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.ReLU()(x)
         x = keras.layers.MaxPooling2D()(x)
     features = keras.layers.GlobalAveragePooling2D()(x)
     logits = keras.layers.Dense(NUM_KINDS)(features)
@@ -114,10 +116,12 @@ def train_classifier(seed: int, epochs: int, cache: str | None
     images, labels = load_split("train")
     test_images, test_labels = load_split("test")
     classifier, features = build_classifier(seed)
-    classifier.compile(keras.optimizers.Adam(1e-3),
+    steps = epochs * (len(images) // 128)
+    classifier.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
                        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=["accuracy"])
-    path = cache and os.path.join(cache, f"shape_classifier-seed{seed}-epochs{epochs}.weights.h5")
+    path = cache and os.path.join(
+        cache, f"shape_classifier-v2-seed{seed}-epochs{epochs}.weights.h5")
     if path and os.path.exists(path):
         classifier.load_weights(path)
     else:
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-filters", type=int, default=None,
                         help="network width of every variant (default: each variant's own)")
     parser.add_argument("--classifier-seed", type=int, default=0)
-    parser.add_argument("--classifier-epochs", type=int, default=4)
+    parser.add_argument("--classifier-epochs", type=int, default=8)
     parser.add_argument("--rescore", action="store_true",
                         help="score the finished runs already in --workdir again (e.g. with "
                         "another classifier) instead of training")

@@ -73,6 +73,8 @@ class Application:
     options_class: ClassVar[type[AppOptions]] = AppOptions
     #: batch size when the config gives none
     default_batch_size: ClassVar[int] = 64
+    #: epochs when none are given
+    default_epochs: ClassVar[int] = 5
     #: Adam learning rate when none is given (2e-4: all three papers')
     default_learning_rate: ClassVar[float] = 2e-4
     #: the discriminators' learning rate when none is given (None: ``learning_rate``'s)
@@ -92,13 +94,15 @@ class Application:
 
     # ---------------------------------------------------------------------- configuration
     def resolve(self, config: TrainConfig) -> TrainConfig:
-        """``config`` with the application's defaults in place of ``None`` (batch size, XLA,
-        options); the caller's object is not changed."""
+        """``config`` with the application's defaults in place of ``None`` (batch size,
+        epochs, learning rates, XLA, options); the caller's object is not changed."""
         changes: dict[str, Any] = {}
         if config.options is None:
             changes["options"] = self.options_class()
         if config.batch_size is None:
             changes["batch_size"] = self.default_batch_size
+        if config.epochs is None:
+            changes["epochs"] = self.default_epochs
         if config.learning_rate is None:
             changes["learning_rate"] = self.default_learning_rate
         if config.d_learning_rate is None and self.default_d_learning_rate is not None:
