@@ -99,6 +99,26 @@ def test_dcgan_options_reach_the_trained_model(tmp_path):
     assert float(model.g_optimizer.learning_rate) == pytest.approx(2e-4)
 
 
+def test_diffaugment_is_on_by_default_for_small_datasets_only(tmp_path):
+    from tfgan_apps.apps.dcgan import diff_augment_policy
+    from tfgan_apps.config import SMALL_DATASET_IMAGES
+
+    assert diff_augment_policy("auto", 300) == "color,translation,cutout"
+    assert diff_augment_policy("auto", SMALL_DATASET_IMAGES) == "none"
+    assert diff_augment_policy("auto", None) == "none"
+    assert diff_augment_policy("translation", 10_000) == "translation"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        image = np.full((20, 20, 3), i * 20, np.uint8)
+        tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(image))
+    application = get_application("dcgan")
+    config = application.resolve(TrainConfig.create("dcgan", data_dir=str(folder),
+                                                     image_size=16, batch_size=4))
+    facts = application.datasets(config).facts
+    assert facts["train_examples"] == 12 and facts["diff_augment"] == "color,translation,cutout"
+
+
 def test_export_finds_the_application_by_class(tmp_path):
     class MyDCGAN(DCGAN):
         pass

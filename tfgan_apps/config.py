@@ -29,6 +29,9 @@ DEFAULT_PRESET = "default"
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
 #: DiffAugment policies (``tfgan_apps.augment.POLICIES``; repeated here: config is a leaf)
 DIFF_AUGMENT_POLICIES = ("none", "translation", "color,translation", "color,translation,cutout")
+#: DCGAN's default DiffAugment choice: the full policy below this many training images, none
+#: from it on (benchmarks/quality_dcgan.py: it wins at 300 images and loses at 10000)
+SMALL_DATASET_IMAGES = 2000
 
 
 def option(default: Any, help: str, **cli: Any) -> Any:
@@ -176,10 +179,11 @@ class DCGANOptions(AppOptions):
     ema_decay: float = option(0.999, "decay of the generator's exponential moving average, "
                               "used for samples, evaluation and export (Karras et al. 2018; "
                               "0: no average, the raw generator)", minimum=0)
-    diff_augment: str = option("none", "DiffAugment policy (Zhao et al. 2020): the same "
+    diff_augment: str = option("auto", "DiffAugment policy (Zhao et al. 2020): the same "
                                "differentiable transformations of real and generated images "
-                               "before D, for small datasets",
-                               choices=DIFF_AUGMENT_POLICIES)
+                               "before D; auto: color,translation,cutout for fewer than "
+                               f"{SMALL_DATASET_IMAGES} training images, else none",
+                               choices=("auto", *DIFF_AUGMENT_POLICIES))
     spectral_norm: bool = option(False, "spectral normalization of every discriminator layer "
                                  "instead of its batch norm (Miyato et al. 2018)")
     r1_weight: float = option(0.0, "gamma of the R1 gradient penalty on real images "

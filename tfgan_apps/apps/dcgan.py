@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgan_apps.apps.base import Application, SignatureSpec
-from tfgan_apps.config import DCGANOptions, TrainConfig
+from tfgan_apps.config import SMALL_DATASET_IMAGES, DCGANOptions, TrainConfig
 from tfgan_apps.data.pipelines import load_generation_dataset
 from tfgan_apps.export.dcgan import build_dcgan_archive
 from tfgan_apps.models import DCGAN, AdversarialModel
@@ -24,6 +24,16 @@ from tfgan_apps.visualize import image_grid
 
 #: image side of a DCGAN trained on an image folder without ``image_size``
 FOLDER_IMAGE_SIZE = 64
+
+
+def diff_augment_policy(option: str, train_examples: int | None) -> str:
+    """The DiffAugment policy of option ``option``: itself, or for ``"auto"`` the full policy
+    when the training set has fewer than :data:`SMALL_DATASET_IMAGES` images (an unknown
+    size counts as large)."""
+    if option != "auto":
+        return option
+    small = train_examples is not None and train_examples < SMALL_DATASET_IMAGES
+    return "color,translation,cutout" if small else "none"
 
 
 class DCGANApplication(Application):
@@ -52,8 +62,13 @@ class DCGANApplication(Application):
             channels=config.options.channels, batch_size=config.batch_size, shuffle=True,
             seed=config.seed, deterministic=config.deterministic, drop_remainder=True)
         shape = dataset.element_spec.shape
-        return PreparedData(dataset, None, {"image_size": int(shape[1]),
-                                            "channels": int(shape[3])})
+        batches = int(dataset.cardinality())
+        facts = {"image_size": int(shape[1]), "channels": int(shape[3]),
+                 # whole batches per pass (drop_remainder) times the batch: what D sees
+                 "train_examples": batches * config.batch_size if batches > 0 else None}
+        facts["diff_augment"] = diff_augment_policy(config.options.diff_augment,
+                                                    facts["train_examples"])
+        return PreparedData(dataset, None, facts)
 
     def build_model(self, config: TrainConfig, data: PreparedData) -> DCGAN:
         options, size, channels = config.options, data.facts["image_size"], data.facts["channels"]
@@ -62,7 +77,7 @@ class DCGANApplication(Application):
                                   upsampling=options.upsampling),
             build_dcgan_discriminator(size, channels, options.base_filters,
                                       spectral_norm=options.spectral_norm),
-            ema_decay=options.ema_decay, diff_augment=options.diff_augment,
+            ema_decay=options.ema_decay, diff_augment=data.facts["diff_augment"],
             r1_weight=options.r1_weight, seed=config.seed)
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
