@@ -95,7 +95,7 @@ class StepTimer(keras.callbacks.Callback):
 
 def run_variant(name: str, seed: int, args: argparse.Namespace, root: str) -> dict[str, Any]:
     settings = dict(VARIANTS[name])
-    budget = {"epochs": args.epochs, "seed": seed}
+    budget = {"seed": seed} if args.epochs is None else {"epochs": args.epochs, "seed": seed}
     if args.steps_per_epoch:
         budget["steps_per_epoch"] = args.steps_per_epoch
     settings.update(budget)
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated subset of {list(VARIANTS)}")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (e.g. 0,1)")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs,
-                        help="epochs per run (default: TrainConfig's)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs per run (default: the application's, 9)")
     parser.add_argument("--steps-per-epoch", type=int, default=None,
                         help="steps per epoch (default: one pass, 625 at batch 16)")
     parser.add_argument("--output", default=None,
