@@ -48,7 +48,7 @@ def test_losses_average_over_patch_maps():
 
 def test_unknown_loss_name():
     with pytest.raises(UserError, match="choose one of"):
-        losses.get_adversarial_loss("hinge")
+        losses.get_adversarial_loss("wasserstein")
 
 
 def test_hinge_pair():
