@@ -25,7 +25,14 @@ from keras import layers, ops
 class _SpectralNormalization:
     """The power iteration shared by the two layers (a mixin over a layer with ``kernel``)."""
 
-    power_iterations: int
+    def __init__(self, *args: Any, power_iterations: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if power_iterations < 1:
+            raise ValueError(f"power_iterations must be >= 1, got {power_iterations}")
+        self.power_iterations = int(power_iterations)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "power_iterations": self.power_iterations}
 
     def _add_spectral_vector(self, units: int) -> None:
         self.spectral_u = self.add_weight(
@@ -90,12 +97,6 @@ class SpectralConv2D(_SpectralNormalization, layers.Conv2D):
     Input/output as ``Conv2D`` (NHWC).
     """
 
-    def __init__(self, *args: Any, power_iterations: int = 1, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if power_iterations < 1:
-            raise ValueError(f"power_iterations must be >= 1, got {power_iterations}")
-        self.power_iterations = int(power_iterations)
-
     def build(self, input_shape: Any) -> None:
         super().build(input_shape)
         self._add_spectral_vector(self.filters)
@@ -105,9 +106,6 @@ class SpectralConv2D(_SpectralNormalization, layers.Conv2D):
         if self.use_bias:
             outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
         return self.activation(outputs) if self.activation is not None else outputs
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
 @keras.saving.register_keras_serializable(package="tfgan_apps")
@@ -121,12 +119,6 @@ class SpectralDense(_SpectralNormalization, layers.Dense):
         **kwargs: ``Dense``'s.
     """
 
-    def __init__(self, *args: Any, power_iterations: int = 1, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if power_iterations < 1:
-            raise ValueError(f"power_iterations must be >= 1, got {power_iterations}")
-        self.power_iterations = int(power_iterations)
-
     def build(self, input_shape: Any) -> None:
         super().build(input_shape)
         self._add_spectral_vector(self.units)
@@ -136,6 +128,3 @@ class SpectralDense(_SpectralNormalization, layers.Dense):
         if self.bias is not None:
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs) if self.activation is not None else outputs
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "power_iterations": self.power_iterations}
