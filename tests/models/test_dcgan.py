@@ -125,18 +125,21 @@ def test_mismatched_networks_are_rejected():
         DCGAN(build_dcgan_generator(32, 3, 8, 8), build_dcgan_discriminator(28, 1, 8))
 
 
-def _train_weights(strategy: tf.distribute.Strategy, steps: int = 3) -> list[np.ndarray]:
+def _train_weights(strategy: tf.distribute.Strategy, steps: int = 3,
+                   build=tiny_dcgan) -> list[np.ndarray]:
+    """Weights of the sampling generator and D after ``steps`` SGD steps of ``build(seed=11)``."""
     data = tf.data.Dataset.from_tensor_slices(pattern_images(8 * steps, seed=5)).batch(8)
     with strategy.scope():
         keras.utils.set_random_seed(42)
-        model = tiny_dcgan(seed=11)
+        model = build(seed=11)
         # SGD, not Adam: Adam's step ignores the gradient's scale, so it would hide a wrong
         # per-replica loss scaling.
         model.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
     # once per global step, not once per replica (the step's noise depends on it)
     assert int(model.step_counter.numpy()) == steps
-    return [np.asarray(v) for v in model.generator.weights + model.discriminator.weights]
+    return [np.asarray(v) for v in
+            model.inference_generator.weights + model.discriminator.weights]
 
 
 def test_mirrored_strategy_on_two_cpus_matches_one_device():
@@ -343,22 +346,11 @@ def test_remedies_train_under_xla(loss):
     assert all(np.isfinite(v[-1]) for v in history.history.values())
 
 
-def _remedied_weights(strategy: tf.distribute.Strategy, steps: int = 3) -> list[np.ndarray]:
-    data = tf.data.Dataset.from_tensor_slices(pattern_images(8 * steps, seed=5)).batch(8)
-    with strategy.scope():
-        keras.utils.set_random_seed(42)
-        model = remedied_dcgan(seed=11)
-        model.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3), jit_compile=False)
-    model.fit(data, epochs=1, verbose=0, shuffle=False)
-    return [np.asarray(v) for v in
-            model.generator_ema.weights + model.discriminator.weights]
-
-
 def test_remedies_on_two_replicas_match_one_device():
     """Augmentation draws are sliced from the global batch's, R1 is per image, and the moving
     average is the same on every replica: two replicas train like one device."""
-    one = _remedied_weights(tf.distribute.OneDeviceStrategy("/cpu:0"))
-    two = _remedied_weights(make_strategy("mirrored", ["/cpu:0", "/cpu:1"]))
+    one = _train_weights(tf.distribute.OneDeviceStrategy("/cpu:0"), build=remedied_dcgan)
+    two = _train_weights(make_strategy("mirrored", ["/cpu:0", "/cpu:1"]), build=remedied_dcgan)
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
