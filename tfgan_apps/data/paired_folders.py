@@ -94,7 +94,10 @@ def match_image_mask_pairs(
 
     A pair is ``images_dir/REL/NAME.<image ext>`` with ``masks_dir/REL/NAME.<image ext>`` (the
     path relative to each folder, without extension, must be equal; e.g. ``cat_1.jpg`` with
-    ``cat_1.png``). Masks without an image are ignored with a warning.
+    ``cat_1.png``). Masks without an image are ignored with a warning. Symbolic links are
+    followed, each folder once; broken or looping links are skipped with a warning
+    (:func:`~tfgan_apps.data.files.list_image_files`), so an image whose mask is a broken link
+    has no mask.
 
     Returns:
         Sorted ``[(image_path, mask_path), ...]``.
@@ -243,7 +246,9 @@ def load_aligned_pairs(
     edges2shoes) for paired translation.
 
     Each image's left half is A and its right half B (the width must be even). Both halves are
-    resized (short side S, centre crop) and jittered identically.
+    resized (short side S, centre crop) and jittered identically. Symbolic links are followed,
+    each folder once; broken or looping links are skipped with a warning
+    (:func:`~tfgan_apps.data.files.list_image_files`).
 
     Args:
         directory: folder of the combined images (e.g. ``facades/train``).

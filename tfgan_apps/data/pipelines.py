@@ -303,7 +303,9 @@ def load_image_folder(
     to a square, never stretched; GIFs give their first frame, alpha is dropped. Files with other
     extensions (README.txt, .DS_Store, ...) are ignored silently. Files with an image extension
     that do not decode are checked up front and skipped with one warning that counts and names
-    them, so training never fails on a bad file.
+    them, so training never fails on a bad file. Symbolic links are followed, each folder once
+    (``sub -> .`` adds nothing); broken or looping links are skipped with one warning
+    (:func:`~tfgan_apps.data.files.list_image_files`).
 
     Args:
         directory: folder (local or ``gs://``) holding the images, nested folders allowed.

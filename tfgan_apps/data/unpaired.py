@@ -171,8 +171,9 @@ def load_unpaired_folders(
 
     Each folder is read like :func:`~tfgan_apps.data.pipelines.load_image_folder` (every
     .jpg/.jpeg/.png/.bmp/.gif under it, recursively, any size; short side resized, centre
-    crop; unreadable files skipped with a warning; the same errors for missing or empty
-    folders). The folders may hold different numbers of images: the smaller repeats.
+    crop; unreadable files, broken or looping links skipped with a warning; links to folders
+    followed, each folder once; the same errors for missing or empty folders). The folders may
+    hold different numbers of images: the smaller repeats.
 
     Args:
         dir_a, dir_b: folders of domain A and domain B images.
