@@ -7,30 +7,44 @@ Keras already provides TensorBoard scalars and ``TerminateOnNaN``;
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.visualize import atomic_temp_path, plot_curves, save_png, write_json
+from tfgan_apps.atomic import (
+    disk_error,
+    disk_error_message,
+    finite_json,
+    is_disk_error,
+    write_json,
+    write_with,
+)
+from tfgan_apps.errors import TrainingDivergedError
+from tfgan_apps.visualize import plot_curves, save_png
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
-    """TensorFlow checkpoints of the whole training state after every epoch.
+    """TensorFlow checkpoints of the whole training state, the run's source of truth.
 
     ``tf.train.Checkpoint(model=...)`` follows the model's attributes, so it holds the networks'
     weights, both optimizers' slots and iterations, the model's own step counter (which seeds
     the training noise) and any state variable a model keeps (e.g. CycleGAN's image pools), plus
-    the epoch counter.
+    the epoch counter and the epoch logs so far (:attr:`history`), so everything else in a run
+    directory (``model.keras``, ``history.json``, the curves, the last sample grid) can be
+    rebuilt from the latest checkpoint after a crash at any moment.
     ``tf.train.CheckpointManager`` writes the index file last, so a checkpoint interrupted
     mid-write is never the "latest" one; the last ``max_to_keep`` are kept.
 
     A checkpoint is written after every ``every`` epochs and after the last one (a crash
     replays the epochs since the last checkpoint). Use :meth:`restore` before ``fit`` and pass
-    its result as ``initial_epoch``.
+    its result as ``initial_epoch``. Place it after the callbacks that add to the epoch logs
+    and before those that write files derived from them.
     """
 
     def __init__(self, model: keras.Model, directory: str, max_to_keep: int = 2,
@@ -38,24 +52,112 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.every = max(1, int(every))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch)
+        self._history_json = tf.Variable("", dtype=tf.string, trainable=False, name="history")
+        #: ``{name: [value per epoch]}`` of the epochs done (restored with the checkpoint)
+        self.history: dict[str, list[float | None]] = {}
+        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch,
+                                              history=self._history_json)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory,
                                                   max_to_keep=max_to_keep)
 
-    def restore(self) -> int:
-        """Restore the latest checkpoint if there is one; returns the epochs already done."""
+    def restore(self, fallback_history_path: str | None = None) -> int:
+        """Restore the latest checkpoint if there is one; returns the epochs already done.
+
+        Args:
+            fallback_history_path: ``history.json`` to read, cut to the restored epochs, when
+                the checkpoint predates stored histories.
+        """
         latest = self.manager.latest_checkpoint
         if latest is None:
             return 0
         self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return int(self.epoch.numpy())
+        epochs = int(self.epoch.numpy())
+        stored = self._history_json.numpy().decode()
+        if stored:
+            self.history = json.loads(stored)
+        elif fallback_history_path and os.path.isfile(fallback_history_path):
+            with open(fallback_history_path) as f:
+                self.history = json.load(f)
+        self.history = {k: list(v)[:epochs] for k, v in self.history.items()}
+        return epochs
+
+    def latest_time(self) -> float:
+        """When the latest checkpoint was completed (its index file's mtime; 0 if none)."""
+        latest = self.manager.latest_checkpoint
+        return os.path.getmtime(latest + ".index") if latest else 0.0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for name, value in (logs or {}).items():
+            values = self.history.setdefault(name, [])
+            del values[epoch:]  # a replayed epoch replaces its old entry
+            values.extend([None] * (epoch - len(values)))
+            values.append(finite_json(float(value)))
         last = epoch + 1 == (self.params or {}).get("epochs")
         if (epoch + 1) % self.every and not last:
             return
         self.epoch.assign(epoch + 1)
-        self.manager.save(checkpoint_number=epoch + 1)
+        self._history_json.assign(json.dumps(self.history, allow_nan=False))
+        try:
+            self.manager.save(checkpoint_number=epoch + 1)
+        except Exception as error:
+            if is_disk_error(error) or disk_error_message(error):
+                # the partial files of this checkpoint would keep the disk full
+                for path in glob.glob(os.path.join(self.manager.directory,
+                                                   f"ckpt-{epoch + 1}[._]*")):
+                    if os.path.isdir(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.remove(path)
+                raise disk_error(is_disk_error(error) or error,
+                                 os.path.join(self.manager.directory, f"ckpt-{epoch + 1}"),
+                                 "checkpoint") from None
+            raise
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stop training at the first non-finite loss or metric (checked after every batch) or
+    weight (after every epoch), before any later callback writes a checkpoint, a model or a
+    picture from it (place it first).
+
+    Keras's ``TerminateOnNaN`` only reads ``logs["loss"]``, which GAN models do not log.
+
+    Raises:
+        TrainingDivergedError: naming the epoch, the batch and the metric or weight.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._check_logs(logs, f"epoch {self._epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        where = f"the end of epoch {epoch + 1}"
+        self._check_logs(logs, where)
+        for weight in self.model.weights:
+            if (keras.backend.is_float_dtype(weight.dtype)
+                    and not np.isfinite(np.asarray(weight, np.float32)).all()):
+                self._stop(where, f"weight {weight.path} has non-finite values")
+
+    def _check_logs(self, logs: dict | None, where: str) -> None:
+        for name, value in (logs or {}).items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not np.isfinite(number):
+                self._stop(where, f"{name} is {number}")
+
+    def _stop(self, where: str, what: str) -> None:
+        kept = ("no epoch had finished, so no model was saved" if self._epoch == 0 else
+                "nothing from this epoch was saved: the checkpoints and model.keras of the "
+                "epochs before are kept and exportable")
+        raise TrainingDivergedError(f"training diverged at {where}: {what}; {kept}; train "
+                                    "again into a new --output with a lower --learning-rate")
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -82,12 +184,18 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         self.last_path: str | None = None
 
+    def path_of(self, epochs_done: int) -> str | None:
+        """The picture written after ``epochs_done`` epochs, or None when none is."""
+        if epochs_done < 1 or epochs_done % self.every:
+            return None
+        return os.path.join(self.directory, f"epoch_{epochs_done:04d}.png")
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if (epoch + 1) % self.every:
+        path = self.path_of(epoch + 1)
+        if path is None:
             return
         picture = np.asarray(self.render(self.model))
-        self.last_path = save_png(picture, os.path.join(self.directory,
-                                                        f"epoch_{epoch + 1:04d}.png"))
+        self.last_path = save_png(picture, path)
         if self._writer is not None:
             with self._writer.as_default():
                 tf.summary.image(self.summary_name, picture[None], step=epoch + 1)
@@ -97,36 +205,39 @@ class SampleGrid(keras.callbacks.Callback):
 class HistoryWriter(keras.callbacks.Callback):
     """Keep ``history.json`` and the curves PNG up to date after every epoch.
 
-    Unlike ``keras.callbacks.History`` it reloads an existing ``history.json`` when a run is
-    resumed, so the curves cover the whole run.
+    Unlike ``keras.callbacks.History`` it starts from ``history``, the epochs before this
+    ``fit`` (a resumed run's, from its checkpoint), so the curves cover the whole run.
 
     Args:
         history_path: JSON file, ``{name: [value per epoch]}``.
         plot_path: PNG of the curves.
         groups: panel title -> series names (see :func:`tfgan_apps.visualize.plot_curves`).
+        history: the values of the epochs already done.
     """
 
     def __init__(self, history_path: str, plot_path: str,
-                 groups: Mapping[str, Sequence[str]] | None = None) -> None:
+                 groups: Mapping[str, Sequence[str]] | None = None,
+                 history: Mapping[str, Sequence[float | None]] | None = None) -> None:
         super().__init__()
         self.history_path = history_path
         self.plot_path = plot_path
         self.groups = groups
-        self.history: dict[str, list[float]] = {}
+        self.history: dict[str, list[float | None]] = {
+            k: list(v) for k, v in (history or {}).items()}
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        if os.path.exists(self.history_path):
-            with open(self.history_path) as f:
-                self.history = json.load(f)
+    def write(self) -> None:
+        """Write ``history.json`` and the curves of :attr:`history` now."""
+        write_json(self.history, self.history_path, "history")
+        plot_curves(self.history, self.plot_path, self.groups)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for name, value in (logs or {}).items():
             values = self.history.setdefault(name, [])
             # On resume Keras replays from the last finished epoch: overwrite, don't append.
             del values[epoch:]
-            values.append(float(value))
-        write_json(self.history, self.history_path)
-        plot_curves(self.history, self.plot_path, self.groups)
+            values.extend([None] * (epoch - len(values)))
+            values.append(finite_json(float(value)))
+        self.write()
 
 
 class ModelSnapshot(keras.callbacks.Callback):
@@ -145,12 +256,16 @@ class ModelSnapshot(keras.callbacks.Callback):
 
 
 def save_model_atomically(model: keras.Model, path: str) -> str:
-    """``model.save(path)`` through a temporary file and an atomic rename; returns ``path``."""
-    tmp = atomic_temp_path(path)
-    os.remove(tmp)  # Keras refuses to overwrite silently in some versions; start clean.
-    model.save(tmp)
-    os.replace(tmp, path)
-    return path
+    """``model.save(path)`` through a temporary file and an atomic rename; returns ``path``.
+
+    Raises:
+        UserError: the disk is full or read-only (the previous file at ``path`` is kept).
+    """
+    def save(tmp: str) -> None:
+        os.remove(tmp)  # Keras refuses to overwrite silently in some versions; start clean.
+        model.save(tmp)
+
+    return write_with(path, save, "model")
 
 
 class LearningRateLogger(keras.callbacks.Callback):

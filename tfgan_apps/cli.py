@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -310,6 +311,24 @@ def _flag_names(args: argparse.Namespace | None) -> dict[str, str]:
     return names
 
 
+class _StderrLog(logging.Handler):
+    """The library's INFO lines (what a resume will do, files repaired) on the current
+    ``sys.stderr``, looked up per line (so redirections and test captures see them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"{PROG}: {self.format(record)}", file=sys.stderr)
+
+
+_LOG_HANDLER = _StderrLog()
+
+
+def _show_library_log(quiet: bool) -> None:
+    log = logging.getLogger("tfgan_apps")
+    if _LOG_HANDLER not in log.handlers:
+        log.addHandler(_LOG_HANDLER)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tfgan-apps`` console script; returns the exit status.
 
@@ -326,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)
+        _show_library_log(getattr(args, "quiet", False))
         return args.func(args)
     except UserError as error:
         if os.environ.get("TFGAN_APPS_DEBUG"):

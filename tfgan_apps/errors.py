@@ -46,3 +46,8 @@ class UserError(ValueError):
 
 class UserPathError(UserError, FileNotFoundError):
     """A path the user gave does not exist (or is of the wrong kind: a file, not a folder)."""
+
+
+class TrainingDivergedError(UserError):
+    """Training produced a non-finite loss, metric or weight (NaN or infinity), usually from too
+    high a learning rate; the run stopped before saving anything from the diverged epoch."""

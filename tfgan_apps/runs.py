@@ -22,14 +22,15 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import zipfile
 from typing import Any
 
 import keras
 
+from tfgan_apps.atomic import remove_interrupted_writes, write_json
 from tfgan_apps.callbacks import ResumableCheckpoint
 from tfgan_apps.config import RESUMABLE_FIELDS, TrainConfig
 from tfgan_apps.errors import UserError, UserPathError
-from tfgan_apps.visualize import write_json
 
 #: keys of config.json besides the TrainConfig's own
 _RECORD_KEYS = ("resolved", "resumes")
@@ -139,7 +140,13 @@ class RunDirectory:
                 "from_epoch": initial_epoch,
                 "changed": {k: list(v) for k, v in changes.items()},
             })
-        write_json(record, self.config_path)
+        write_json(record, self.config_path, "run record")
+
+    def remove_interrupted_writes(self) -> list[str]:
+        """Remove what killed writers left (temporary files of model.keras, pictures, JSON);
+        returns their paths."""
+        return [p for d in (self.path, self.samples_dir)
+                for p in remove_interrupted_writes(d)]
 
     # ------------------------------------------------------------------------------ model
     def checkpoint(self, model: keras.Model, max_to_keep: int = 2,
@@ -162,7 +169,26 @@ class RunDirectory:
         if not os.path.isfile(self.model_path):
             raise UserPathError(f"{self.model_path} not found: {self.path} is not a training "
                                 "run directory, or its first epoch has not finished yet")
-        return keras.models.load_model(self.model_path, compile=False, safe_mode=True)
+        return load_keras_file(self.model_path)
+
+
+def load_keras_file(path: str) -> keras.Model:
+    """Load a ``.keras`` model file with ``safe_mode`` (no code from the file runs).
+
+    Raises:
+        UserError: the file is not a loadable model (truncated or not a ``.keras`` archive,
+            a ``Lambda`` layer or other code that safe_mode refuses, an unknown layer or
+            activation): one line with Keras's reason (``TFGAN_APPS_DEBUG=1`` in the CLI shows
+            the traceback).
+    """
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:
+        reason = " ".join(str(error).split())  # Keras's messages span many lines
+        if len(reason) > 300:
+            reason = reason[:300] + " ..."
+        raise UserError(f"cannot load {path}: {reason} (load only models written by "
+                        "tfgan_apps training; safe_mode refuses files that carry code)") from error
 
 
 def load_run_model(run_dir: str) -> keras.Model:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tfgan_apps.atomic import write_with
 from tfgan_apps.errors import UserError
 from tfgan_apps.serving import error_reason, load_saved_model, map_output_paths, signature
 from tfgan_apps.visualize import SEGMENTATION_PALETTE, overlay_mask, save_png
@@ -29,12 +30,7 @@ def save_indexed_png(mask: np.ndarray, path: str,
     colours = np.zeros((256, 3), np.uint8)
     colours[np.arange(256)] = np.asarray(palette, np.uint8)[np.arange(256) % len(palette)]
     image.putpalette(colours.ravel().tolist())
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    return write_with(path, lambda tmp: image.save(tmp, format="PNG"), "mask")
 
 
 def segment_paths(

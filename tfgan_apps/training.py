@@ -9,6 +9,7 @@ writes the run directory (:mod:`tfgan_apps.runs`). The public entry point is
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,17 +17,20 @@ from typing import Any, Protocol
 import keras
 import tensorflow as tf
 
+from tfgan_apps.atomic import write_json
 from tfgan_apps.callbacks import (
     HistoryWriter,
     LearningRateLogger,
     ModelSnapshot,
+    NonFiniteGuard,
+    ResumableCheckpoint,
     SampleGrid,
+    save_model_atomically,
 )
 from tfgan_apps.config import STRATEGIES, TrainConfig
 from tfgan_apps.errors import UserError
 from tfgan_apps.models import AdversarialModel
 from tfgan_apps.runs import RunDirectory, default_run_dir
-from tfgan_apps.visualize import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +148,36 @@ def _batches_per_pass(dataset: tf.data.Dataset) -> int | None:
     return cardinality if cardinality > 0 else None
 
 
+def describe_resume(path: str, epochs_done: int, epochs: int,
+                    changes: dict[str, tuple[Any, Any]]) -> str:
+    """One line saying what re-running into an existing run directory will do."""
+    changed = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
+    changed = f" (changed: {changed})" if changed else ""
+    if epochs_done >= epochs:
+        return (f"{path} has finished {epochs_done} epoch(s), and {epochs} are asked{changed}: "
+                "nothing to train; checking and completing its files")
+    return (f"resuming {path} after epoch {epochs_done}: {epochs - epochs_done} more epoch(s) "
+            f"to {epochs}{changed}")
+
+
+def _rebuild_derived_files(run: RunDirectory, model: AdversarialModel,
+                           checkpoints: ResumableCheckpoint, history: HistoryWriter,
+                           grids: SampleGrid, epochs_done: int) -> None:
+    """Make the files derived from the restored checkpoint match it: a crash may have come
+    between the checkpoint and any of them (or during their writes), and a finished run that
+    lacks them would otherwise never get them."""
+    history.write()
+    # A model.keras written after the latest checkpoint is that epoch's (or a later one's,
+    # which the replay overwrites): keep it; an older or missing one is rebuilt.
+    latest = checkpoints.latest_time()
+    if not os.path.isfile(run.model_path) or os.path.getmtime(run.model_path) < latest:
+        save_model_atomically(model, run.model_path)
+    grid = grids.path_of(epochs_done)
+    if grid is not None and not os.path.isfile(grid):
+        grids.set_model(model)
+        grids.on_epoch_end(epochs_done - 1)
+
+
 def run_training(application: TrainingApplication, config: TrainConfig,
                  callbacks: Sequence[keras.callbacks.Callback] = (),
                  verbose: int | str = "auto") -> TrainResult:
@@ -179,9 +213,10 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         model.compile(*application.optimizers(config, steps_per_epoch),
                       jit_compile=jit_compile, **application.compile_kwargs(config))
 
+    removed = run.remove_interrupted_writes()
     checkpoints = run.checkpoint(model, max_to_keep=config.checkpoints_to_keep,
                                  every=config.checkpoint_every)
-    initial_epoch = checkpoints.restore()
+    initial_epoch = checkpoints.restore(fallback_history_path=run.history_path)
     run.write_record(config, {
         "replicas": strategy.num_replicas_in_sync,
         "jit_compile": jit_compile,
@@ -190,22 +225,25 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }, changes, initial_epoch)
+    history = HistoryWriter(run.history_path, run.curves_path, application.curve_groups,
+                            history=checkpoints.history)
+    grids = SampleGrid(application.sample_renderer(config, model, data), run.samples_dir,
+                       log_dir=f"{run.logs_dir}/samples", every=config.sample_every)
+    if removed:
+        logger.info("removed %d file(s) of interrupted writes in %s", len(removed), run.path)
     if initial_epoch:
-        changed = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
-        logger.info("resuming %s after epoch %d%s", run.path, initial_epoch,
-                    f" ({changed})" if changed else "")
+        logger.info(describe_resume(run.path, initial_epoch, config.epochs, changes))
         if steps_per_epoch:
             train_data = train_data.skip(initial_epoch * steps_per_epoch)
-    history = HistoryWriter(run.history_path, run.curves_path, application.curve_groups)
+        _rebuild_derived_files(run, model, checkpoints, history, grids, initial_epoch)
     all_callbacks = [
-        checkpoints,
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.TensorBoard(log_dir=run.logs_dir, write_graph=False),
-        SampleGrid(application.sample_renderer(config, model, data), run.samples_dir,
-                   log_dir=f"{run.logs_dir}/samples", every=config.sample_every),
+        NonFiniteGuard(),  # first: nothing below may save a diverged state
         LearningRateLogger(),
+        checkpoints,
         history,
+        grids,
         ModelSnapshot(run.model_path),
+        keras.callbacks.TensorBoard(log_dir=run.logs_dir, write_graph=False),
         *callbacks,
     ]
     logger.info("training %s in %s (%d replica(s), XLA %s)", config.app, run.path,
@@ -215,6 +253,6 @@ def run_training(application: TrainingApplication, config: TrainConfig,
               callbacks=all_callbacks, verbose=verbose)
     evaluation = application.evaluate(config, model, data)
     if evaluation is not None:
-        write_json(evaluation, run.evaluation_path)
+        write_json(evaluation, run.evaluation_path, "evaluation")
     return TrainResult(run.path, model, history.history, run.samples_dir, run.model_path,
                        config, evaluation)

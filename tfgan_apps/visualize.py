@@ -8,9 +8,6 @@ image. Float images in [-1, 1] become uint8 through the package's one conversion
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import matplotlib.image
@@ -20,6 +17,7 @@ import numpy as np
 # display and never changes the backend a notebook or application has chosen.
 from matplotlib.figure import Figure
 
+from tfgan_apps.atomic import write_with
 from tfgan_apps.data.convert import from_signed_unit_numpy
 
 # Class 0 (background) black, then well separated colours (Pascal VOC-like, colour-blind aware
@@ -73,23 +71,11 @@ def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2)
     return grid
 
 
-def atomic_temp_path(path: str) -> str:
-    """A new empty temporary file next to `path` (same folder, created if missing, same
-    extension) to write into and then ``os.replace(tmp, path)``, so that a reader of `path`
-    never sees a half-written file. Returns the temporary file's path."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    os.close(fd)
-    return tmp
-
-
 def save_png(picture: np.ndarray, path: str) -> str:
     """Write a ``uint8[H, W, 3]`` picture (or a float one in [-1, 1]) to ``path`` atomically."""
-    tmp = atomic_temp_path(path)
-    matplotlib.image.imsave(tmp, to_uint8_images(picture)[0], format="png")
-    os.replace(tmp, path)
-    return path
+    picture = to_uint8_images(picture)[0]
+    return write_with(path, lambda tmp: matplotlib.image.imsave(tmp, picture, format="png"),
+                      "picture")
 
 
 def save_image_grid(images: np.ndarray, path: str, columns: int | None = None) -> str:
@@ -149,24 +135,12 @@ def plot_curves(
     axes = fig.subplots(1, max(len(groups), 1), squeeze=False)
     for ax, (title, names) in zip(axes[0], groups.items(), strict=False):
         for name in names:
-            values = list(history[name])
+            # None: a non-finite value (standard JSON has no NaN)
+            values = [np.nan if v is None else v for v in history[name]]
             ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = atomic_temp_path(path)
-    fig.savefig(tmp, format="png", dpi=100)
-    os.replace(tmp, path)
-    return path
-
-
-def write_json(data: object, path: str) -> str:
-    """Write JSON atomically (used for ``config.json``, ``history.json``, reports)."""
-    tmp = atomic_temp_path(path)
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=float)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100), "plot")

@@ -16,7 +16,7 @@ from tfgan_apps.apps.dcgan import DCGANApplication
 from tfgan_apps.apps.pix2pix import Pix2PixApplication
 from tfgan_apps.config import TrainConfig
 from tfgan_apps.errors import UserError
-from tfgan_apps.export import DEFAULT_EXPORT_DIR, write_saved_model
+from tfgan_apps.export import DEFAULT_EXPORT_DIR, check_finite_weights, write_saved_model
 from tfgan_apps.runs import load_run_model
 from tfgan_apps.training import TrainResult, run_training
 
@@ -85,6 +85,7 @@ def export_saved_model(model: keras.Model, export_dir: str = DEFAULT_EXPORT_DIR,
         The path of the written version directory.
     """
     application = application_for_model(model)
+    check_finite_weights(model)
     return write_saved_model(application.export_archive(model), export_dir,
                              name or application.name, version)
 

@@ -13,13 +13,25 @@ the first request.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import tempfile
 
 import keras
+import numpy as np
 
+from tfgan_apps.atomic import (
+    DISK_ERRNOS,
+    disk_error,
+    disk_error_message,
+    follow_umask,
+    is_disk_error,
+    make_dirs,
+    remove_interrupted_writes,
+    temp_prefix,
+)
 from tfgan_apps.errors import UserError
 
 DEFAULT_EXPORT_DIR = "saved_models"
@@ -40,6 +52,24 @@ def next_version(model_root: str) -> int:
     return versions[-1] + 1 if versions else 1
 
 
+def check_finite_weights(model: keras.Model) -> None:
+    """Refuse a model with NaN or infinite weights (a diverged run would serve black images).
+
+    Raises:
+        UserError: naming the first non-finite weight.
+    """
+    for weight in model.weights:
+        if (keras.backend.is_float_dtype(weight.dtype)
+                    and not np.isfinite(np.asarray(weight, np.float32)).all()):
+            raise UserError(f"the model's weight {weight.path} has non-finite values (NaN or "
+                            "infinity): its training diverged; export a run that trained "
+                            "without diverging")
+
+
+def _is_taken(error: OSError) -> bool:
+    return error.errno in (errno.EEXIST, errno.ENOTEMPTY)
+
+
 def write_saved_model(
     archive: keras.export.ExportArchive,
     export_dir: str = DEFAULT_EXPORT_DIR,
@@ -47,6 +77,12 @@ def write_saved_model(
     version: int | None = None,
 ) -> str:
     """Write ``archive`` to ``export_dir/name/version`` atomically.
+
+    The SavedModel is written into a hidden temporary directory (ignored by TF Serving's
+    version scan) and renamed into place; a version directory is never replaced. Exports
+    running at the same time each get their own version (with ``version=None`` a taken
+    number moves on to the next free one; a given ``version`` that another export took
+    first is an error). Temporary directories that killed exports left are removed.
 
     Args:
         archive: the serving signatures (an application's ``export_archive(model)``).
@@ -58,34 +94,60 @@ def write_saved_model(
         The path of the written version directory.
 
     Raises:
-        UserError: bad name or version, or the version already exists.
+        UserError: bad name or version, the version already exists, or the disk is full or
+            read-only (nothing is left behind).
     """
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
         raise UserError(f"invalid model name {name!r}: use letters, digits, '_', '-', '.'",
                         option="name")
-    model_root = os.path.join(export_dir, name)
-    if version is None:
-        version = next_version(model_root)
-    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                or version < 1):
         raise UserError(f"must be a positive integer, got {version!r}", option="version")
-    final = os.path.join(model_root, str(int(version)))
-    if os.path.exists(final):
-        raise UserError(f"{final} already exists; choose another version or omit it to use "
-                        f"the next free one ({next_version(model_root)})", option="version")
-    os.makedirs(model_root, exist_ok=True)
-    # Hidden (dot) names are ignored by TF Serving's version scan and by existing_versions.
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_root)
+    model_root = os.path.join(export_dir, name)
+
+    def taken(number: int) -> UserError:
+        return UserError(f"{os.path.join(model_root, str(number))} already exists; choose "
+                         "another version or omit it to use the next free one "
+                         f"({next_version(model_root)})", option="version")
+
+    if version is not None and os.path.exists(os.path.join(model_root, str(version))):
+        raise taken(version)
+    make_dirs(model_root)
+    remove_interrupted_writes(model_root)
+    try:
+        tmp = tempfile.mkdtemp(prefix=temp_prefix(), dir=model_root)
+    except OSError as error:
+        if error.errno in DISK_ERRNOS:
+            raise disk_error(error, model_root, "SavedModel") from None
+        raise
     try:
         archive.write_out(tmp, verbose=False)
-        os.rename(tmp, final)
-    except BaseException:
+        follow_umask(tmp, directory=True)
+        number = version or next_version(model_root)
+        while True:
+            try:
+                # rename(2) onto an existing non-empty directory fails: first export wins
+                os.rename(tmp, os.path.join(model_root, str(number)))
+                return os.path.join(model_root, str(number))
+            except OSError as error:
+                if not _is_taken(error):
+                    raise
+                if version is not None:
+                    raise taken(version) from None
+                number = max(number + 1, next_version(model_root))
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        cause = is_disk_error(error)
+        if cause is not None:
+            raise disk_error(cause, model_root, "SavedModel") from None
+        if disk_error_message(error):
+            raise disk_error(error, model_root, "SavedModel") from None
         raise
-    return final
 
 
 __all__ = [
     "DEFAULT_EXPORT_DIR",
+    "check_finite_weights",
     "existing_versions",
     "next_version",
     "write_saved_model",

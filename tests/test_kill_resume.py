@@ -1,0 +1,106 @@
+"""SIGKILL at random moments, then resume: the same run as one never interrupted (issue 10).
+
+Each application trains a tiny deterministic run in a subprocess of the real CLI. The killed
+copy is SIGKILLed several times at random moments of its training (mid-epoch, during a
+checkpoint, model.keras, a grid or history.json write, after the last step) and re-run each
+time; once it finishes, its weights, history and sample grids must equal the uninterrupted
+run's bit for bit, and no temporary file may be left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+COMMON = ["--steps-per-epoch", "12", "--epochs", "4", "--deterministic", "--seed", "3",
+          "--no-xla", "--quiet"]
+APPS = {
+    "dcgan": ["--dataset", "builtin", "--batch-size", "8", "--image-size", "16", "--channels",
+              "1", "--latent-dim", "8", "--base-filters", "8"],
+    "cyclegan": ["--image-size", "32", "--base-filters", "4", "--residual-blocks", "1",
+                 "--pool-size", "2"],
+}
+KILLS = 3
+
+
+def _command(app: str, output: str) -> list[str]:
+    return [sys.executable, "-m", "tfgan_apps.cli", "train", app, *APPS[app], *COMMON,
+            "--output", output]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _wait_for_training(process: subprocess.Popen, config_path: str, since: float) -> bool:
+    """Wait until this process has written its run record (training is about to start)."""
+    while process.poll() is None:
+        if os.path.exists(config_path) and os.path.getmtime(config_path) >= since:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _run_files(run_dir: str) -> dict:
+    model = keras.models.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    with open(os.path.join(run_dir, "history.json")) as f:
+        history = json.load(f)
+    samples = os.path.join(run_dir, "samples")
+    grids = {name: open(os.path.join(samples, name), "rb").read()
+             for name in sorted(os.listdir(samples))}
+    return {"weights": [np.asarray(w) for w in model.weights], "history": history,
+            "grids": grids}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_random_sigkills_resume_to_the_uninterrupted_run(app, tmp_path):
+    reference_dir = str(tmp_path / "reference")
+    started = time.time()
+    done = subprocess.run(_command(app, reference_dir), capture_output=True, text=True,
+                          env=_env(), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # how long training itself takes, after the process has started and written its record
+    training_seconds = time.time() - os.path.getmtime(
+        os.path.join(reference_dir, "config.json"))
+    assert training_seconds < time.time() - started
+
+    killed_dir = str(tmp_path / "killed")
+    config_path = os.path.join(killed_dir, "config.json")
+    rng = random.Random(f"{app}-kills")
+    kills, attempts = 0, 0
+    while kills < KILLS and attempts < 4 * KILLS:
+        attempts += 1
+        since = time.time() - 0.01
+        process = subprocess.Popen(_command(app, killed_dir), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, env=_env())
+        if _wait_for_training(process, config_path, since):
+            time.sleep(rng.uniform(0.0, 1.05 * training_seconds))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.communicate(timeout=900)
+    assert kills == KILLS, f"only {kills} of {attempts} attempts were killed before finishing"
+
+    done = subprocess.run(_command(app, killed_dir), capture_output=True, text=True,
+                          env=_env(), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    want, got = _run_files(reference_dir), _run_files(killed_dir)
+    assert got["history"] == want["history"]
+    assert got["grids"] == want["grids"]
+    for a, b in zip(got["weights"], want["weights"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    with open(config_path) as f:
+        assert len(json.load(f)["resumes"]) >= KILLS  # every re-run is recorded
+    leftovers = [os.path.join(d, f) for d, _, files in os.walk(killed_dir) for f in files
+                 if f.startswith(".tmp")]
+    assert not leftovers
