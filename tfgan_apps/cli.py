@@ -233,7 +233,7 @@ def _run_export(args: argparse.Namespace) -> int:
     from tfgan_apps.apps import export_run
 
     path = export_run(args.run_dir, export_dir=args.export_dir, name=args.name,
-                      version=args.version)
+                      version=args.version, max_pixels=args.max_pixels)
     print(f"exported SavedModel: {path}")
     return 0
 
@@ -270,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name (default: the application, e.g. dcgan)")
     p.add_argument("--version", type=_positive_int, help="default: next free integer")
     p.add_argument("--export-dir", default="saved_models")
+    p.add_argument("--max-pixels", type=_positive_int,
+                   help="refuse image files of more pixels (width x height, read from their "
+                   "header) in the *_image_bytes signatures (default: the application's, "
+                   "sized for 4 GiB per request; pix2pix and cyclegan only)")
     p.set_defaults(func=_run_export)
 
     p = sub.add_parser("generate", help="sample an image grid from an exported DCGAN")

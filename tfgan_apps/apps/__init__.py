@@ -17,6 +17,7 @@ from tfgan_apps.apps.pix2pix import Pix2PixApplication
 from tfgan_apps.config import TrainConfig
 from tfgan_apps.errors import UserError
 from tfgan_apps.export import DEFAULT_EXPORT_DIR, check_finite_weights, write_saved_model
+from tfgan_apps.export.image_io import check_max_pixels
 from tfgan_apps.runs import load_run_model
 from tfgan_apps.training import TrainResult, run_training
 
@@ -70,7 +71,8 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
 
 
 def export_saved_model(model: keras.Model, export_dir: str = DEFAULT_EXPORT_DIR,
-                       name: str | None = None, version: int | None = None) -> str:
+                       name: str | None = None, version: int | None = None,
+                       max_pixels: int | None = None) -> str:
     """Export ``model`` with its application's serving signatures to
     ``export_dir/name/version`` (atomically; see :func:`tfgan_apps.export.write_saved_model`).
 
@@ -80,20 +82,33 @@ def export_saved_model(model: keras.Model, export_dir: str = DEFAULT_EXPORT_DIR,
             ``export_dir/name``).
         name: model name (default: the application's, e.g. ``dcgan``).
         version: positive integer; default the next free one. An existing one is an error.
+        max_pixels: the most pixels (height x width) an image file sent to the export's
+            ``*_image_bytes`` signatures may have, checked from its header before decoding
+            and baked into the signatures (default: the application's, sized for a 4 GiB
+            budget per request; see README, "Export and serving"). DCGAN takes none.
 
     Returns:
         The path of the written version directory.
+
+    Raises:
+        UserError: ``max_pixels`` is not a positive integer, or given for a DCGAN.
     """
+    if max_pixels is not None:
+        check_max_pixels(max_pixels)
     application = application_for_model(model)
     check_finite_weights(model)
-    return write_saved_model(application.export_archive(model), export_dir,
-                             name or application.name, version)
+    # No max_pixels: the one-argument call, the application's default limit.
+    archive = (application.export_archive(model) if max_pixels is None
+               else application.export_archive(model, max_pixels=max_pixels))
+    return write_saved_model(archive, export_dir, name or application.name, version)
 
 
 def export_run(run_dir: str, export_dir: str = DEFAULT_EXPORT_DIR, name: str | None = None,
-               version: int | None = None) -> str:
+               version: int | None = None, max_pixels: int | None = None) -> str:
     """Load a run's model and :func:`export_saved_model` it; returns the version directory."""
-    return export_saved_model(load_run_model(run_dir), export_dir, name, version)
+    if max_pixels is not None:
+        check_max_pixels(max_pixels)  # before the (slow) model load
+    return export_saved_model(load_run_model(run_dir), export_dir, name, version, max_pixels)
 
 
 __all__ = [

@@ -154,8 +154,16 @@ class Application:
         return None
 
     # ----------------------------------------------------------------------------- export
-    def export_archive(self, model: keras.Model) -> keras.export.ExportArchive:
-        """The ``ExportArchive`` holding this model's serving signatures."""
+    def export_archive(self, model: keras.Model, max_pixels: int | None = None
+                       ) -> keras.export.ExportArchive:
+        """The ``ExportArchive`` holding this model's serving signatures.
+
+        Args:
+            model: a model of this application.
+            max_pixels: the most pixels (height x width) of an image file its signatures take,
+                baked into them; None: the application's default. Applications whose
+                signatures take no image files refuse one (``UserError``).
+        """
         raise NotImplementedError
 
     def signatures(self, model: keras.Model) -> dict[str, SignatureSpec]:

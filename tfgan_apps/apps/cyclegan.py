@@ -113,8 +113,9 @@ class CycleGANApplication(Application):
 
         return render
 
-    def export_archive(self, model: keras.Model) -> keras.export.ExportArchive:
-        return build_cyclegan_archive(model)
+    def export_archive(self, model: keras.Model, max_pixels: int | None = None
+                       ) -> keras.export.ExportArchive:
+        return build_cyclegan_archive(model, max_pixels)
 
     def signatures(self, model: keras.Model) -> dict[str, SignatureSpec]:
         images = SignatureSpec(

@@ -90,7 +90,13 @@ class DCGANApplication(Application):
 
         return render
 
-    def export_archive(self, model: keras.Model) -> keras.export.ExportArchive:
+    def export_archive(self, model: keras.Model, max_pixels: int | None = None
+                       ) -> keras.export.ExportArchive:
+        if max_pixels is not None:  # its signatures take noise vectors, never image files
+            from tfgan_apps.errors import UserError
+
+            raise UserError("does not apply to dcgan exports: their signatures take no images",
+                            option="max_pixels")
         return build_dcgan_archive(model)
 
     def signatures(self, model: keras.Model) -> dict[str, SignatureSpec]:

@@ -184,8 +184,9 @@ class Pix2PixApplication(Application):
 
         return render
 
-    def export_archive(self, model: keras.Model) -> keras.export.ExportArchive:
-        return build_pix2pix_archive(model)
+    def export_archive(self, model: keras.Model, max_pixels: int | None = None
+                       ) -> keras.export.ExportArchive:
+        return build_pix2pix_archive(model, max_pixels)
 
     def signatures(self, model: keras.Model) -> dict[str, SignatureSpec]:
         images = {"images": tf.TensorSpec([None, None, None, 3], tf.uint8)}

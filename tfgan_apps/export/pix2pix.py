@@ -19,7 +19,10 @@ Translation models:
 
 Names ending in ``_bytes`` are the ones TF Serving's REST API base64-wraps. Bad input (bytes
 that are not an image, an image with a zero side) fails with an ``InvalidArgument`` error that
-says so; nothing crashes the server. Everything is traced without XLA (TF Serving disables it).
+says so; nothing crashes the server. So does a file whose header declares more than the
+export's ``max_pixels`` (default :func:`default_max_pixels`), before it is decoded: the
+resizing around the model and the per-pixel outputs grow with the pixels. Everything is traced
+without XLA (TF Serving disables it).
 """
 
 from __future__ import annotations
@@ -29,7 +32,42 @@ import tensorflow as tf
 
 from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
 from tfgan_apps.errors import UserError
-from tfgan_apps.export.image_io import check_image_batch, map_image_files
+from tfgan_apps.export.image_io import (
+    check_image_batch,
+    check_max_pixels,
+    map_image_files,
+    record_max_pixels,
+)
+
+#: What one ``*_image_bytes`` request may add to the serving process's memory at the default
+#: pixel limit (see :func:`default_max_pixels`).
+MEMORY_BUDGET_BYTES = 4 * 2 ** 30
+
+#: The default limit of models whose outputs are small (translation, few classes): the model
+#: sees every image at S x S, so a larger photo is better downscaled by the client.
+MAX_DEFAULT_PIXELS = 16_000_000
+
+
+def default_max_pixels(model: keras.Model) -> int:
+    """The default pixel limit of ``model``'s ``*_image_bytes`` signature.
+
+    Whatever S, the memory of one request grows with the pixels through the full-size float32
+    result of resizing the output back, C channels of it (K classes, or 3 colours). On CPU,
+    above the loaded model, it peaked at 1062 bytes per pixel for K = 256 (4.0 GiB at 4M
+    pixels), 18 for K = 4 and 14 to 17 for translation (``benchmarks/serving_memory.py``),
+    i.e. about 4 bytes per channel and pixel. The limit allows ``5 * C + 20`` bytes per pixel
+    within :data:`MEMORY_BUDGET_BYTES`, rounded down to 100,000 pixels, and at most
+    :data:`MAX_DEFAULT_PIXELS`: 3.3M pixels for K = 256, 16M up to K = 49.
+
+    Args:
+        model: a :class:`~tfgan_apps.models.Pix2Pix`.
+
+    Returns:
+        A positive int.
+    """
+    channels = int(model.generator.output_shape[-1])
+    fit = MEMORY_BUDGET_BYTES // (5 * channels + 20) // 100_000 * 100_000
+    return max(100_000, min(MAX_DEFAULT_PIXELS, fit))
 
 
 def _to_model_input(images: tf.Tensor, size: int) -> tf.Tensor:
@@ -66,10 +104,28 @@ def translate_images(generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
     return from_signed_unit(outputs)
 
 
-def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
+def build_pix2pix_archive(model: keras.Model, max_pixels: int | None = None
+                          ) -> keras.export.ExportArchive:
     """An ``ExportArchive`` of a :class:`~tfgan_apps.models.Pix2Pix`'s generator with the
-    signatures of its mode (see the module docstring)."""
+    signatures of its mode (see the module docstring).
+
+    Args:
+        model: the Pix2Pix model.
+        max_pixels: the most pixels (height x width) an image file of the ``*_image_bytes``
+            signature may have (default :func:`default_max_pixels`); baked into it, and
+            recorded as the export's :data:`~tfgan_apps.export.image_io.MAX_PIXELS_ATTRIBUTE`.
+
+    Raises:
+        UserError: ``max_pixels`` is not a positive integer, or a segmentation model has more
+            than 256 classes.
+    """
+    max_pixels = check_max_pixels(default_max_pixels(model) if max_pixels is None
+                                  else max_pixels)
     generator = model.generator
+    size = int(generator.input_shape[1])
+    # The model sees every image at S x S, so downscaling a large one first loses little.
+    too_large_hint = (f"resize it (the model works at {size}x{size}), or export the model "
+                      "again with a higher tfgan-apps export --max-pixels")
     images_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
     bytes_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
     archive = keras.export.ExportArchive()
@@ -88,10 +144,12 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
             def mask_pixels(images):
                 return tf.cast(segment_images(generator, images)["mask"], tf.uint8)[..., None]
 
-            return {"mask_png_bytes": map_image_files(image_bytes, mask_pixels)}
+            return {"mask_png_bytes": map_image_files(image_bytes, mask_pixels, max_pixels,
+                                                      too_large_hint)}
 
         archive.add_endpoint("serving_default", serving_default)
         archive.add_endpoint("segment_image_bytes", segment_image_bytes)
+        record_max_pixels(archive, max_pixels)
         return archive
 
     @tf.function(input_signature=[images_spec], jit_compile=False)
@@ -101,8 +159,10 @@ def build_pix2pix_archive(model: keras.Model) -> keras.export.ExportArchive:
     @tf.function(input_signature=[bytes_spec], jit_compile=False)
     def translate_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"png_bytes": map_image_files(
-            image_bytes, lambda images: translate_images(generator, images))}
+            image_bytes, lambda images: translate_images(generator, images), max_pixels,
+            too_large_hint)}
 
     archive.add_endpoint("serving_default", serving_default)
     archive.add_endpoint("translate_image_bytes", translate_image_bytes)
+    record_max_pixels(archive, max_pixels)
     return archive
