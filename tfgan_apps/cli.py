@@ -211,7 +211,8 @@ def _run_translate(args: argparse.Namespace) -> int:
     from tfgan_apps.translate import translate_paths
 
     written = translate_paths(args.model_dir, args.input, args.output,
-                              direction=args.direction, tile=args.tile)
+                              direction=args.direction, tile=args.tile,
+                              max_pixels=args.max_pixels)
     print(f"wrote {len(written)} image(s)")
     return 0
 
@@ -224,8 +225,12 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", help="output PNG for a file, output folder for a folder")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b")
     p.add_argument("--tile", type=_positive_int,
-                   help="translate in N x N tiles (multiple of 4) with blended seams, for "
-                   "photos too large for memory")
+                   help="translate in N x N tiles (multiple of 4) with blended seams, "
+                   "streamed a band of N rows at a time (default: whole, or 512-pixel tiles "
+                   "when an image would need more than 2 GiB whole)")
+    p.add_argument("--max-pixels", type=_positive_int,
+                   help="refuse images of more pixels (width x height, read from their header "
+                   "before decoding; default 2**28 = 268435456, e.g. 16384 x 16384)")
     p.set_defaults(func=_run_translate)
 
 

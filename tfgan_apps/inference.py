@@ -6,9 +6,22 @@ least 8), translates, and crops back to the input's size. Photos too large to tr
 piece go through :func:`translate_tiled`: overlapping square tiles, translated separately and
 blended with linear ramp weights across the overlaps so no seam is visible.
 
-All functions take and return float images ``[batch, H, W, C]`` in [-1, 1] (the generators'
-range); convert uint8 with :func:`tfgan_apps.data.convert.to_signed_unit` /
-:func:`~tfgan_apps.data.convert.from_signed_unit`.
+:func:`translate_tiled_rows` is the same tiling as a stream: it asks a callback for one band of
+``tile`` image rows at a time (each band overlapping the previous one) and yields the finished
+output rows as soon as no later tile touches them, so its memory is bounded by ``tile`` and the
+image width (about ``tile x width x C`` float32 for the band, the same again for the blend sums,
+a third of that for their weights, plus the generator on ``tiles_per_batch`` tiles), never by
+the image's height. :func:`translate_tiled` is built on it, so an image translated in memory and
+one streamed from and to files (``tfgan-apps translate``) are blended identically.
+
+:func:`translate` and the tiled functions call the generator through a ``tf.function``
+(:func:`traced_translator`): in a graph TensorFlow frees intermediates as soon as they are used,
+which cuts the peak memory of the default CycleGAN generator about sevenfold against eager
+calls (and runs about three times faster on CPU).
+
+All functions take and return float images ``[batch, H, W, C]`` (``[rows, W, C]`` for the
+streamed rows) in [-1, 1] (the generators' range); convert uint8 with
+:func:`tfgan_apps.data.convert.to_signed_unit` / :func:`~tfgan_apps.data.convert.from_signed_unit`.
 
 Instance normalization makes a tile's output depend on that tile's statistics, so a tiled
 translation matches an untiled one closely but not exactly (more closely with larger tiles and
@@ -17,7 +30,8 @@ overlaps, and for images of homogeneous content).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -82,6 +96,47 @@ def translate_any_size(generator: Generator, images: Any) -> tf.Tensor:
     return translated[:, top:top + height, left:left + width, :]
 
 
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def traced_translator(generator: Generator) -> Callable[[Any], tf.Tensor]:
+    """:func:`translate_any_size` with `generator` as a ``tf.function``, one per generator
+    (traced once per input shape, then once for all shapes).
+
+    In a graph TensorFlow frees every intermediate tensor as soon as its last consumer has
+    run and fuses convolutions with what follows them; op-by-op eager calls of a Keras model
+    do neither. Measured on CPU, translating a 512 x 512 image with the default CycleGAN
+    generator (64 filters, 9 blocks) peaks 300 MB above the model instead of 2.1 GB, in a
+    third of the time. `generator` must therefore be traceable (TensorFlow ops only).
+
+    Returns:
+        A callable ``float32[batch, H, W, C]`` in [-1, 1] -> ``tf.Tensor`` of the same shape.
+    """
+    try:
+        return _TRACED[generator]
+    except (KeyError, TypeError):
+        pass
+    # Only a weak reference in the closure, so the cache never keeps a generator alive.
+    reference = weakref.ref(generator) if _weakly_referenceable(generator) else None
+
+    def translate_one(images: tf.Tensor) -> tf.Tensor:
+        model = reference() if reference is not None else generator
+        return translate_any_size(model, images)
+
+    traced = tf.function(translate_one, reduce_retracing=True)
+    if reference is not None:
+        _TRACED[generator] = traced
+    return traced
+
+
+def _weakly_referenceable(value: Any) -> bool:
+    try:
+        weakref.ref(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _axis_tiles(length: int, tile: int, overlap: int) -> list[tuple[int, np.ndarray]]:
     """Tile starts along one axis and their blending weights ``[tile]``.
 
@@ -107,6 +162,89 @@ def _axis_tiles(length: int, tile: int, overlap: int) -> list[tuple[int, np.ndar
     return tiles
 
 
+def check_tiling(tile: int, overlap: int | None = None) -> int:
+    """Check a tile side and overlap; returns the overlap (default ``tile // 4``).
+
+    Raises:
+        UserError: `tile` not a multiple of 4 of at least 8, or `overlap` not in ``[1, tile)``.
+    """
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_GENERATOR_SIZE or (
+            tile % SIZE_MULTIPLE):
+        raise UserError(f"tile must be a multiple of {SIZE_MULTIPLE}, at least "
+                         f"{MIN_GENERATOR_SIZE}, got {tile!r}")
+    overlap = tile // 4 if overlap is None else overlap
+    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 < overlap < tile:
+        raise UserError(f"overlap must be an integer in [1, tile={tile}), got {overlap!r}")
+    return overlap
+
+
+def translate_tiled_rows(
+    generator: Generator,
+    read_rows: Callable[[int, int], Any],
+    height: int,
+    width: int,
+    tile: int,
+    overlap: int | None = None,
+    tiles_per_batch: int = 4,
+) -> Iterator[np.ndarray]:
+    """Translate one image tile by tile, a band of rows at a time; yield finished output rows.
+
+    The tiles and blend weights are :func:`translate_tiled`'s (which runs on this). Tile rows
+    are visited top to bottom: for each, ``read_rows(top, end)`` gives the input band (``end -
+    top`` is ``min(tile, height)``; successive calls move down, overlapping by at least
+    `overlap` rows), its tiles are translated left to right and added into running weighted
+    sums, and the rows above the next tile row's top, which no later tile touches, are
+    normalised and yielded. Only one band and its sums are held at a time.
+
+    Args:
+        generator: fully convolutional generator (or one with a fixed input of ``tile`` px).
+        read_rows: ``(top, end) -> float [end - top, width, C]`` in [-1, 1]: input rows
+            ``top <= row < end``.
+        height: image height in pixels, at least 4.
+        width: image width in pixels, at least 4.
+        tile: tile side in pixels, a multiple of 4, at least 8.
+        overlap: overlap of neighbouring tiles, ``1 <= overlap < tile``; default ``tile // 4``.
+        tiles_per_batch: tiles translated per generator call (memory vs speed).
+
+    Yields:
+        float32 numpy ``[rows, width, C]`` in [-1, 1], successive blocks of output rows (at
+        most ``tile`` rows each) that together make the ``[height, width, C]`` translation.
+
+    Raises:
+        UserError: bad `tile` or `overlap`, or a band of the wrong shape from `read_rows`.
+    """
+    overlap = check_tiling(tile, overlap)
+    rows, cols = _axis_tiles(height, tile, overlap), _axis_tiles(width, tile, overlap)
+    # sums and weights of rows [done, done + len(total)); rows are final once no tile is left
+    # that covers them
+    done = 0
+    total = weight = None
+    for index, (top, row_weights) in enumerate(rows):
+        end = top + len(row_weights)
+        band = np.asarray(read_rows(top, end), np.float32)
+        if band.ndim != 3 or band.shape[:2] != (end - top, width):
+            raise UserError(f"read_rows({top}, {end}) must give [{end - top}, {width}, C] "
+                             f"rows, got shape {band.shape}")
+        carried = 0 if total is None else len(total)
+        grown_total = np.zeros((end - top,) + band.shape[1:], np.float32)
+        grown_weight = np.zeros((end - top, width, 1), np.float32)
+        if carried:
+            grown_total[:carried], grown_weight[:carried] = total, weight
+        total, weight = grown_total, grown_weight
+        for first in range(0, len(cols), tiles_per_batch):
+            group = cols[first:first + tiles_per_batch]
+            crops = np.stack([band[:, s:s + len(w)] for s, w in group])
+            translated = traced_translator(generator)(crops).numpy()
+            for (s, col_weights), out in zip(group, translated, strict=True):
+                w = np.outer(row_weights, col_weights)[..., None]
+                total[:, s:s + len(col_weights)] += w * out
+                weight[:, s:s + len(col_weights)] += w
+        finished = rows[index + 1][0] if index + 1 < len(rows) else height
+        yield total[:finished - done] / weight[:finished - done]
+        total, weight = total[finished - done:], weight[finished - done:]
+        done = finished
+
+
 def translate_tiled(
     generator: Generator,
     images: Any,
@@ -120,8 +258,8 @@ def translate_tiled(
     tile of a row/column is flush with the border, overlapping more); every tile goes through
     :func:`translate_any_size`, and overlapping outputs are averaged with weights that ignore
     the outer quarter of each overlap and ramp linearly across its middle half, so the result
-    is continuous across tile borders. Images no
-    larger than `tile` are translated whole.
+    is continuous across tile borders. Images no larger than `tile` are translated whole. The
+    work is :func:`translate_tiled_rows`'s, one band of tile rows at a time.
 
     Args:
         generator: fully convolutional generator (or one with a fixed input of ``tile`` px).
@@ -136,33 +274,45 @@ def translate_tiled(
     Raises:
         UserError: bad `tile` or `overlap`, or `images` not of rank 4.
     """
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_GENERATOR_SIZE or (
-            tile % SIZE_MULTIPLE):
-        raise UserError(f"tile must be a multiple of {SIZE_MULTIPLE}, at least "
-                         f"{MIN_GENERATOR_SIZE}, got {tile!r}")
-    overlap = tile // 4 if overlap is None else overlap
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 < overlap < tile:
-        raise UserError(f"overlap must be an integer in [1, tile={tile}), got {overlap!r}")
+    overlap = check_tiling(tile, overlap)
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise UserError(f"images must be [batch, H, W, C], got shape {images.shape}")
     _, height, width, _ = images.shape
-    rows, cols = _axis_tiles(height, tile, overlap), _axis_tiles(width, tile, overlap)
-    windows = [(top, left, np.outer(wy, wx)[..., None])
-               for top, wy in rows for left, wx in cols]
     outputs = np.zeros(images.shape, np.float32)
     for index, image in enumerate(images):
-        total = np.zeros(image.shape, np.float32)
-        weight = np.zeros(image.shape[:2] + (1,), np.float32)
-        for first in range(0, len(windows), tiles_per_batch):
-            group = windows[first:first + tiles_per_batch]
-            crops = np.stack([image[t:t + w.shape[0], s:s + w.shape[1]] for t, s, w in group])
-            translated = translate_any_size(generator, crops).numpy()
-            for (t, s, w), out in zip(group, translated, strict=True):
-                total[t:t + w.shape[0], s:s + w.shape[1]] += w * out
-                weight[t:t + w.shape[0], s:s + w.shape[1]] += w
-        outputs[index] = total / weight
+        row = 0
+        for block in translate_tiled_rows(generator, lambda top, end, i=image: i[top:end],
+                                          height, width, tile, overlap, tiles_per_batch):
+            outputs[index, row:row + len(block)] = block
+            row += len(block)
     return outputs
+
+
+def tile_for_generator(generator: Generator, tile: int | None, height: int,
+                       width: int) -> int | None:
+    """The tile side :func:`translate` uses for an ``height x width`` image: `tile` itself, or
+    a fixed-size generator's input side (e.g. the U-Net's), which it must then equal.
+
+    Returns:
+        The tile side, or None to translate whole.
+
+    Raises:
+        UserError: a `tile` that the generator cannot take, a non-square fixed input, or an
+            image smaller than a fixed-size generator's input.
+    """
+    fixed = fixed_input_size(generator)
+    if fixed is None:
+        return tile
+    if fixed[0] != fixed[1]:
+        raise UserError(f"generator input {fixed} is not square; cannot tile with it")
+    if tile is not None and tile != fixed[0]:
+        raise UserError(f"this generator only takes {fixed[0]}x{fixed[0]} inputs; "
+                         f"use tile={fixed[0]} (got tile={tile})")
+    if min(height, width) < fixed[0]:
+        raise UserError(f"this generator only takes {fixed[0]}x{fixed[0]} inputs and the images "
+                         f"are {height}x{width}; resize them up first")
+    return fixed[0]
 
 
 def translate(
@@ -189,19 +339,9 @@ def translate(
         UserError: a `tile` that the generator cannot take, images smaller than a fixed-size
             generator's input, or as :func:`translate_tiled`.
     """
-    fixed = fixed_input_size(generator)
-    if fixed is not None:
-        if fixed[0] != fixed[1]:
-            raise UserError(f"generator input {fixed} is not square; cannot tile with it")
-        if tile is not None and tile != fixed[0]:
-            raise UserError(f"this generator only takes {fixed[0]}x{fixed[0]} inputs; "
-                             f"use tile={fixed[0]} (got tile={tile})")
-        tile = fixed[0]
-        images = np.asarray(images, np.float32)
-        if min(images.shape[1:3]) < tile:
-            raise UserError(f"this generator only takes {tile}x{tile} inputs and the images "
-                             f"are {images.shape[1]}x{images.shape[2]}; resize them up first")
-        return translate_tiled(generator, images, tile, overlap)
+    images = np.asarray(images, np.float32) if fixed_input_size(generator) else images
+    shape = np.shape(images)
+    tile = tile_for_generator(generator, tile, shape[1], shape[2])
     if tile is None:
-        return translate_any_size(generator, images).numpy()
+        return traced_translator(generator)(tf.convert_to_tensor(images, tf.float32)).numpy()
     return translate_tiled(generator, images, tile, overlap)
