@@ -208,6 +208,9 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     if steps_per_epoch:
         train_data = train_data.repeat()
 
+    # Seeded again: preparing a dataset the first time (TFDS generation) draws from the
+    # global generators, and the weights must not depend on whether it was cached.
+    keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = application.build_model(config, data)
         model.compile(*application.optimizers(config, steps_per_epoch),
