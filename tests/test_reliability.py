@@ -352,3 +352,41 @@ def test_an_unloadable_model_file_is_one_line(tmp_path, capsys, make_file, reaso
     line = _one_error_line(capsys)
     assert line.startswith(f"tfgan-apps: error: cannot load {run / 'model.keras'}: ")
     assert reason in line
+
+
+# --------------------------------------------------------------- 9. a network too large
+@pytest.mark.parametrize("size, width, upsampling", [(32, 64, "upsample"), (64, 16, "transpose"),
+                                                     (28, 8, "upsample")])
+def test_network_size_estimate_is_exact(size, width, upsampling):
+    from tfgan_apps.memory import activation_values, scaled_network_size
+    from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
+
+    def build(w):
+        return [build_dcgan_generator(size, 3, 100, w, upsampling=upsampling),
+                build_dcgan_discriminator(size, 3, w)]
+
+    networks = build(width)
+    assert scaled_network_size(build, width) == (
+        sum(n.count_params() for n in networks), sum(activation_values(n) for n in networks))
+
+
+@pytest.mark.slow
+def test_an_image_size_that_cannot_fit_is_refused_before_building(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    output = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "tfgan_apps.cli", "train", "dcgan",
+                           "--image-size", "4096", "--quiet", "--output", str(output)],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("tfgan-apps")]
+    assert len(lines) == 1 and lines[0].startswith(
+        "tfgan-apps: error: --image-size 4096 with these settings needs an estimated "), lines
+    assert "parameters with their gradients and Adam state" in lines[0]
+    assert lines[0].endswith("lower --image-size, --base-filters or --batch-size")
+    assert not output.exists()
+    # building the networks themselves would take more than 7 GB before the first step
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 4 * 1024 ** 2  # KB

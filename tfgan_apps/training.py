@@ -29,6 +29,7 @@ from tfgan_apps.callbacks import (
 )
 from tfgan_apps.config import STRATEGIES, TrainConfig
 from tfgan_apps.errors import UserError
+from tfgan_apps.memory import gigabytes, physical_memory_bytes, training_bytes
 from tfgan_apps.models import AdversarialModel
 from tfgan_apps.runs import RunDirectory, default_run_dir
 
@@ -67,7 +68,10 @@ def make_strategy(name: str = "default", devices: Sequence[str] | None = None
 
 
 def _replica_device_types(strategy: tf.distribute.Strategy) -> set[str]:
-    devices = getattr(strategy.extended, "worker_devices", ()) or ("/cpu:0",)
+    try:
+        devices = strategy.extended.worker_devices or ("/cpu:0",)
+    except RuntimeError:  # the default strategy: TensorFlow's default device
+        return {"GPU"} if tf.config.list_logical_devices("GPU") else {"CPU"}
     return {tf.DeviceSpec.from_string(d).device_type or "CPU" for d in devices}
 
 
@@ -148,6 +152,38 @@ def _batches_per_pass(dataset: tf.data.Dataset) -> int | None:
     return cardinality if cardinality > 0 else None
 
 
+def check_training_memory(application: TrainingApplication, config: TrainConfig,
+                          data: PreparedData, strategy: tf.distribute.Strategy) -> None:
+    """Refuse, before anything is built, networks whose estimated training memory exceeds
+    this machine's RAM (when training on CPU devices; on GPUs the estimate is logged).
+
+    Raises:
+        UserError: naming the estimate, the machine's memory and the options to lower.
+    """
+    size = getattr(application, "network_size", lambda *_: None)(config, data)
+    if size is None:
+        return
+    parameters, activations = size
+    on_cpu = "CPU" in _replica_device_types(strategy)
+    replicas = strategy.num_replicas_in_sync
+    # every CPU replica holds its own copy of the parameters in the same RAM
+    needed = training_bytes(parameters * (replicas if on_cpu else 1), activations,
+                            config.batch_size)
+    available = physical_memory_bytes()
+    message = (f"an estimated {gigabytes(needed)} to train ({parameters:,} parameters with "
+               f"their gradients and Adam state, and the activations of batch "
+               f"{config.batch_size})")
+    if not on_cpu or available is None:
+        logger.info("the networks need %s", message)
+        return
+    if needed > available:
+        raise UserError(
+            f"{data.facts.get('image_size', config.image_size)} with these settings needs "
+            f"{message}, more than this machine's {gigabytes(available)} of memory; lower "
+            "{image_size}, {base_filters} or {batch_size}", option="image_size",
+            mentions=("image_size", "base_filters", "batch_size"))
+
+
 def describe_resume(path: str, epochs_done: int, epochs: int,
                     changes: dict[str, tuple[Any, Any]]) -> str:
     """One line saying what re-running into an existing run directory will do."""
@@ -208,6 +244,7 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     if steps_per_epoch:
         train_data = train_data.repeat()
 
+    check_training_memory(application, config, data, strategy)
     # Seeded again: preparing a dataset the first time (TFDS generation) draws from the
     # global generators, and the weights must not depend on whether it was cached.
     keras.utils.set_random_seed(config.seed)

@@ -132,6 +132,12 @@ class Application:
         """The uncompiled model (called inside the strategy scope)."""
         raise NotImplementedError
 
+    def network_size(self, config: TrainConfig, data: PreparedData) -> tuple[int, int] | None:
+        """``(parameters, activation values per example)`` of the networks
+        :meth:`build_model` would build, estimated without building them (see
+        :mod:`tfgan_apps.memory`), or None when the application has no estimate."""
+        return None
+
     def compile_kwargs(self, config: TrainConfig) -> dict[str, Any]:
         """Extra ``model.compile`` arguments: the adversarial loss by default."""
         return {"loss": config.options.loss}

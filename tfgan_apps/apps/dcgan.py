@@ -13,6 +13,7 @@ from tfgan_apps.apps.base import Application, SignatureSpec
 from tfgan_apps.config import SMALL_DATASET_IMAGES, DCGANOptions, TrainConfig
 from tfgan_apps.data.pipelines import load_generation_dataset
 from tfgan_apps.export.dcgan import build_dcgan_archive
+from tfgan_apps.memory import scaled_network_size
 from tfgan_apps.models import DCGAN, AdversarialModel
 from tfgan_apps.networks import (
     build_dcgan_discriminator,
@@ -68,6 +69,18 @@ class DCGANApplication(Application):
         facts["diff_augment"] = diff_augment_policy(config.options.diff_augment,
                                                     facts["train_examples"])
         return PreparedData(dataset, None, facts)
+
+    def network_size(self, config: TrainConfig, data: PreparedData) -> tuple[int, int]:
+        options, size, channels = config.options, data.facts["image_size"], data.facts["channels"]
+
+        def build(width: int) -> list:
+            return [build_dcgan_generator(size, channels, options.latent_dim, width,
+                                          upsampling=options.upsampling),
+                    build_dcgan_discriminator(size, channels, width,
+                                              spectral_norm=options.spectral_norm)]
+
+        # (the EMA generator is one of memory.PARAMETER_COPIES)
+        return scaled_network_size(build, options.base_filters)
 
     def build_model(self, config: TrainConfig, data: PreparedData) -> DCGAN:
         options, size, channels = config.options, data.facts["image_size"], data.facts["channels"]
