@@ -43,7 +43,15 @@ if "tensorflow" not in sys.modules:
 
         tensorflow.config.list_physical_devices()  # CUDA probing logs its failure on CPU hosts
 
-from tfgan_apps import callbacks, inference, losses, metrics, networks, visualize  # noqa: E402
+from tfgan_apps import (  # noqa: E402
+    callbacks,
+    feature_metrics,
+    inference,
+    losses,
+    metrics,
+    networks,
+    visualize,
+)
 from tfgan_apps.apps import (  # noqa: E402
     APPLICATIONS,
     application_for_model,
@@ -96,6 +104,7 @@ __all__ = [
     "inference",
     "load_pix2pix_data",
     "metrics",
+    "feature_metrics",
     "segmentation_class_names",
     "CycleGAN",
     "CycleGANOptions",

@@ -252,6 +252,18 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from tfgan_apps.evaluate import evaluate_run
+
+    report = evaluate_run(args.run_dir, dataset=args.dataset, data_dir=args.data_dir,
+                          num=args.num, features=args.features, batch_size=args.batch_size,
+                          seed=args.seed)
+    print(json.dumps(report, indent=2, sort_keys=True))
+    return 0
+
+
 def _run_quickstart(args: argparse.Namespace) -> int:
     from tfgan_apps.quickstart import quickstart
 
@@ -287,6 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="grid.png")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.set_defaults(func=_run_generate)
+
+    p = sub.add_parser("evaluate", help="FID/KID of a DCGAN run against real images, or a "
+                       "pix2pix run's validation mIoU; prints JSON")
+    p.add_argument("run_dir")
+    p.add_argument("--dataset", help="DCGAN: TFDS name of the real images (default: the run's)")
+    p.add_argument("--data-dir", help="DCGAN: a folder of real images instead")
+    p.add_argument("--num", type=_positive_int, default=2000,
+                   help="DCGAN: images of each set (default %(default)s)")
+    p.add_argument("--features", default="inception",
+                   help="DCGAN: 'inception' (InceptionV3 weights from the Keras cache) or a "
+                   ".keras feature model (default %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=50)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.set_defaults(func=_run_evaluate)
 
     p = sub.add_parser("quickstart", help="train every application briefly on the built-in "
                        "dataset, write pictures and export SavedModels")
