@@ -174,3 +174,23 @@ def test_cli_evaluate_dcgan_and_pix2pix_runs(tmp_path, capsys):
         assert json.load(f)["mean_iou"] == pytest.approx(report["mean_iou"])
     assert main(["evaluate", str(pix2pix_run), "--features", features]) == 2
     assert "apply to DCGAN runs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fid_every_epoch_is_in_the_history(tmp_path):
+    from tfgan_apps import load_tfds_images
+    from tfgan_apps.feature_metrics import fid_every
+
+    extract = keras_model_extractor(_feature_model(tmp_path / "f.keras"))
+    real = load_tfds_images("builtin", image_size=16, channels=3, batch_size=20, shuffle=False)
+    result = train(get_application("dcgan").resolve(TrainConfig.create(
+        "dcgan", dataset="builtin", image_size=16, channels=3, batch_size=8, epochs=3,
+        steps_per_epoch=2, latent_dim=8, base_filters=8, xla=False,
+        output=str(tmp_path / "run"))), callbacks=[fid_every(real, extract, num=40, every=2)],
+        verbose=0)
+    with open(tmp_path / "run" / "history.json") as f:
+        history = json.load(f)
+    # every 2 epochs and the last: epochs 2 and 3
+    assert history["fid"][0] is None and all(v >= 0 for v in history["fid"][1:])
+    assert len(history["fid"]) == 3 and len(history["kid"]) == 3
+    assert result.history["fid"] == history["fid"]

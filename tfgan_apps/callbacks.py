@@ -268,6 +268,29 @@ def save_model_atomically(model: keras.Model, path: str) -> str:
     return write_with(path, save, "model")
 
 
+class EpochMetric(keras.callbacks.Callback):
+    """Add ``compute(model) -> {name: number}`` to the epoch logs after every ``every`` epochs
+    (and the last), so TensorBoard, ``history.json`` and the curves record it (epochs without
+    a value are ``null`` in the history).
+
+    :func:`tfgan_apps.train` runs these before the checkpoint and the history, whatever their
+    place in ``callbacks``; with a plain ``model.fit``, place them before
+    :class:`HistoryWriter`. :func:`tfgan_apps.feature_metrics.fid_every` makes one for FID.
+    """
+
+    def __init__(self, compute: Callable[[keras.Model], Mapping[str, float]],
+                 every: int = 1) -> None:
+        super().__init__()
+        self.compute = compute
+        self.every = max(1, int(every))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        last = epoch + 1 == (self.params or {}).get("epochs")
+        if logs is None or ((epoch + 1) % self.every and not last):
+            return
+        logs.update({k: float(v) for k, v in self.compute(self.model).items()})
+
+
 class LearningRateLogger(keras.callbacks.Callback):
     """Add ``learning_rate`` (the generator optimizer's, at the end of each epoch) to the epoch
     logs, so :class:`HistoryWriter` records and plots it (e.g. CycleGAN's linear decay).

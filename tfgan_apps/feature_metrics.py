@@ -251,3 +251,25 @@ def compare_image_sets(generated: Iterable[Any], real: Iterable[Any],
                                              seed)
     return {"fid": fid(a, b), "kid": kid, "kid_std": kid_std, "generated_images": a.count,
             "real_images": b.count}
+
+
+def fid_every(real: Iterable[Any], extractor: FeatureExtractor, num: int = 1000,
+              every: int = 1, seed: int = 0) -> Any:
+    """An :class:`~tfgan_apps.callbacks.EpochMetric` logging ``fid`` and ``kid`` of ``num``
+    images of a DCGAN (``model.generate``, fixed noise) against the first ``num`` of ``real``
+    (batches of float32 images in [-1, 1]; their features are computed once)."""
+    from tfgan_apps.callbacks import EpochMetric
+
+    reference: list[FeatureMoments] = []
+
+    def compute(model: keras.Model) -> dict[str, float]:
+        if not reference:
+            reference.append(accumulate(real, extractor, num, seed=seed + 1))
+        batch = 50
+        generated = accumulate((model.generate(batch, seed=seed + i) for i in range(
+            -(-num // batch))), extractor, num, seed=seed)
+        kid, _ = kernel_inception_distance(generated.sample, reference[0].sample, subsets=20,
+                                           subset_size=min(num, 1000), seed=seed)
+        return {"fid": fid(generated, reference[0]), "kid": kid}
+
+    return EpochMetric(compute, every)

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfgan_apps.atomic import write_json
 from tfgan_apps.callbacks import (
+    EpochMetric,
     HistoryWriter,
     LearningRateLogger,
     ModelSnapshot,
@@ -276,15 +277,17 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         if steps_per_epoch:
             train_data = train_data.skip(initial_epoch * steps_per_epoch)
         _rebuild_derived_files(run, model, checkpoints, history, grids, initial_epoch)
+    epoch_metrics = [c for c in callbacks if isinstance(c, EpochMetric)]
     all_callbacks = [
         NonFiniteGuard(),  # first: nothing below may save a diverged state
         LearningRateLogger(),
+        *epoch_metrics,  # before the checkpoint and history, which record the epoch logs
         checkpoints,
         history,
         grids,
         ModelSnapshot(run.model_path),
         keras.callbacks.TensorBoard(log_dir=run.logs_dir, write_graph=False),
-        *callbacks,
+        *[c for c in callbacks if not isinstance(c, EpochMetric)],
     ]
     logger.info("training %s in %s (%d replica(s), XLA %s)", config.app, run.path,
                 strategy.num_replicas_in_sync, "on" if jit_compile else "off")
