@@ -101,6 +101,15 @@ def is_disk_error(error: BaseException) -> OSError | None:
     return None
 
 
+def as_disk_error(error: BaseException, path: str, what: str = "") -> UserError | None:
+    """The one-line :class:`UserError` when ``error`` is a full, read-only or unwritable disk
+    (an :class:`OSError` in it or behind it, or a TensorFlow error saying so), else None."""
+    cause = is_disk_error(error)
+    if cause is not None or disk_error_message(error):
+        return disk_error(cause or error, path, what)
+    return None
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, what: str = "") -> Iterator[str]:
     """Yield a temporary path beside ``path`` to write into; on success it is renamed over
@@ -118,8 +127,9 @@ def atomic_write(path: str, what: str = "") -> Iterator[str]:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=temp_prefix(),
                                    suffix=os.path.splitext(path)[1])
     except OSError as error:
-        if error.errno in DISK_ERRNOS:
-            raise disk_error(error, path, what) from None
+        user_error = as_disk_error(error, path, what)
+        if user_error is not None:
+            raise user_error from None
         raise
     os.close(fd)
     try:
@@ -129,11 +139,9 @@ def atomic_write(path: str, what: str = "") -> Iterator[str]:
     except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(tmp)
-        cause = is_disk_error(error)
-        if cause is not None:
-            raise disk_error(cause, path, what) from None
-        if disk_error_message(error):
-            raise disk_error(error, path, what) from None
+        user_error = as_disk_error(error, path, what)
+        if user_error is not None:
+            raise user_error from None
         raise
 
 

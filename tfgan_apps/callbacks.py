@@ -17,14 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgan_apps.atomic import (
-    disk_error,
-    disk_error_message,
-    finite_json,
-    is_disk_error,
-    write_json,
-    write_with,
-)
+from tfgan_apps.atomic import as_disk_error, finite_json, write_json, write_with
 from tfgan_apps.errors import TrainingDivergedError
 from tfgan_apps.visualize import plot_curves, save_png
 
@@ -100,18 +93,17 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         try:
             self.manager.save(checkpoint_number=epoch + 1)
         except Exception as error:
-            if is_disk_error(error) or disk_error_message(error):
-                # the partial files of this checkpoint would keep the disk full
-                for path in glob.glob(os.path.join(self.manager.directory,
-                                                   f"ckpt-{epoch + 1}[._]*")):
-                    if os.path.isdir(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        os.remove(path)
-                raise disk_error(is_disk_error(error) or error,
-                                 os.path.join(self.manager.directory, f"ckpt-{epoch + 1}"),
-                                 "checkpoint") from None
-            raise
+            prefix = os.path.join(self.manager.directory, f"ckpt-{epoch + 1}")
+            user_error = as_disk_error(error, prefix, "checkpoint")
+            if user_error is None:
+                raise
+            # the partial files of this checkpoint would keep the disk full
+            for path in glob.glob(f"{prefix}[._]*"):
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
+            raise user_error from None
 
 
 class NonFiniteGuard(keras.callbacks.Callback):

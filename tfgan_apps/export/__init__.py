@@ -23,11 +23,8 @@ import keras
 import numpy as np
 
 from tfgan_apps.atomic import (
-    DISK_ERRNOS,
-    disk_error,
-    disk_error_message,
+    as_disk_error,
     follow_umask,
-    is_disk_error,
     make_dirs,
     remove_interrupted_writes,
     temp_prefix,
@@ -117,8 +114,9 @@ def write_saved_model(
     try:
         tmp = tempfile.mkdtemp(prefix=temp_prefix(), dir=model_root)
     except OSError as error:
-        if error.errno in DISK_ERRNOS:
-            raise disk_error(error, model_root, "SavedModel") from None
+        user_error = as_disk_error(error, model_root, "SavedModel")
+        if user_error is not None:
+            raise user_error from None
         raise
     try:
         archive.write_out(tmp, verbose=False)
@@ -137,11 +135,9 @@ def write_saved_model(
                 number = max(number + 1, next_version(model_root))
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
-        cause = is_disk_error(error)
-        if cause is not None:
-            raise disk_error(cause, model_root, "SavedModel") from None
-        if disk_error_message(error):
-            raise disk_error(error, model_root, "SavedModel") from None
+        user_error = as_disk_error(error, model_root, "SavedModel")
+        if user_error is not None:
+            raise user_error from None
         raise
 
 
