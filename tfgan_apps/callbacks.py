@@ -106,6 +106,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             raise user_error from None
 
 
+def first_non_finite_weight(model: keras.Model) -> str | None:
+    """The path of ``model``'s first float weight holding NaN or infinity, or None."""
+    for weight in model.weights:
+        if (keras.backend.is_float_dtype(weight.dtype)
+                and not np.isfinite(np.asarray(weight, np.float32)).all()):
+            return weight.path
+    return None
+
+
 class NonFiniteGuard(keras.callbacks.Callback):
     """Stop training at the first non-finite loss or metric (checked after every batch) or
     weight (after every epoch), before any later callback writes a checkpoint, a model or a
@@ -130,10 +139,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         where = f"the end of epoch {epoch + 1}"
         self._check_logs(logs, where)
-        for weight in self.model.weights:
-            if (keras.backend.is_float_dtype(weight.dtype)
-                    and not np.isfinite(np.asarray(weight, np.float32)).all()):
-                self._stop(where, f"weight {weight.path} has non-finite values")
+        weight = first_non_finite_weight(self.model)
+        if weight is not None:
+            self._stop(where, f"weight {weight} has non-finite values")
 
     def _check_logs(self, logs: dict | None, where: str) -> None:
         for name, value in (logs or {}).items():

@@ -20,7 +20,6 @@ import shutil
 import tempfile
 
 import keras
-import numpy as np
 
 from tfgan_apps.atomic import (
     as_disk_error,
@@ -29,6 +28,7 @@ from tfgan_apps.atomic import (
     remove_interrupted_writes,
     temp_prefix,
 )
+from tfgan_apps.callbacks import first_non_finite_weight
 from tfgan_apps.errors import UserError
 
 DEFAULT_EXPORT_DIR = "saved_models"
@@ -55,12 +55,11 @@ def check_finite_weights(model: keras.Model) -> None:
     Raises:
         UserError: naming the first non-finite weight.
     """
-    for weight in model.weights:
-        if (keras.backend.is_float_dtype(weight.dtype)
-                    and not np.isfinite(np.asarray(weight, np.float32)).all()):
-            raise UserError(f"the model's weight {weight.path} has non-finite values (NaN or "
-                            "infinity): its training diverged; export a run that trained "
-                            "without diverging")
+    weight = first_non_finite_weight(model)
+    if weight is not None:
+        raise UserError(f"the model's weight {weight} has non-finite values (NaN or "
+                        "infinity): its training diverged; export a run that trained "
+                        "without diverging")
 
 
 def _is_taken(error: OSError) -> bool:
