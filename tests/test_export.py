@@ -12,7 +12,7 @@ from tfgan_apps import DCGAN, export_saved_model
 from tfgan_apps.data.convert import from_signed_unit
 from tfgan_apps.export import existing_versions, next_version
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
-from tfgan_apps.serving import generate_images, resolve_model_dir
+from tfgan_apps.saved_models import generate_images, resolve_model_dir
 
 
 @pytest.fixture(scope="module")

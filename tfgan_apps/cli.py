@@ -244,7 +244,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from tfgan_apps.serving import generate_images
+    from tfgan_apps.saved_models import generate_images
     from tfgan_apps.visualize import save_image_grid
 
     images = generate_images(args.model_dir, args.num, seed=args.seed)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from tfgan_apps.atomic import write_with
 from tfgan_apps.errors import UserError
-from tfgan_apps.serving import error_reason, load_saved_model, map_output_paths, signature
+from tfgan_apps.saved_models import error_reason, load_saved_model, map_output_paths, signature
 from tfgan_apps.visualize import SEGMENTATION_PALETTE, overlay_mask, save_png
 
 

@@ -63,7 +63,7 @@ from tfgan_apps.inference import (
     translate_tiled_rows,
 )
 from tfgan_apps.runs import load_run_model
-from tfgan_apps.serving import error_reason, load_saved_model, map_output_paths, signature
+from tfgan_apps.saved_models import error_reason, load_saved_model, map_output_paths, signature
 from tfgan_apps.visualize import save_png
 
 #: default ``max_pixels``: files declaring more pixels (width x height) are refused unread
