@@ -1,7 +1,8 @@
 """tfgan_apps: DCGAN generation, CycleGAN style transfer and pix2pix segmentation on Keras 3.
 
 The public API is what this module exports (``__all__``), including the modules ``networks``,
-``losses``, ``metrics``, ``callbacks``, ``visualize`` and ``inference``; notebooks use nothing
+``losses``, ``metrics``, ``callbacks``, ``visualize``, ``inference`` and ``serving`` (the TF
+Serving client, ``models.config``); notebooks use nothing
 else.
 
 Importing the package registers the built-in offline TFDS dataset ``tfgan_shapes`` (so
@@ -50,6 +51,7 @@ from tfgan_apps import (  # noqa: E402
     losses,
     metrics,
     networks,
+    serving,
     visualize,
 )
 from tfgan_apps.apps import (  # noqa: E402
@@ -135,6 +137,7 @@ __all__ = [
     "load_unpaired_folders",
     "losses",
     "networks",
+    "serving",
     "train",
     "visualize",
 ]

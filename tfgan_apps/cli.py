@@ -234,6 +234,71 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_translate)
 
 
+def _versions_list(text: str) -> list[int]:
+    """An argparse ``type``: ``"1,3"`` -> ``[1, 3]`` (positive integers)."""
+    try:
+        versions = [int(part) for part in text.split(",")]
+    except ValueError:
+        versions = []
+    if not versions or min(versions) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas "
+                                         f"(e.g. 1,3), got {text!r}")
+    return versions
+
+
+def _run_serving_config(args: argparse.Namespace) -> int:
+    from tfgan_apps.serving import docker_command, served_models, write_models_config
+
+    policy = args.latest if args.latest is not None else args.versions
+    path = write_models_config(args.export_dir, version_policy=policy)
+    print(f"wrote {path} ({', '.join(served_models(args.export_dir))})")
+    print("serve it with TF Serving (gRPC on 8500, REST on 8501):")
+    print(f"  {docker_command(args.export_dir, path)}")
+    return 0
+
+
+def _add_serving_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serving-config", help="write EXPORT_DIR/models.config for TF Serving "
+                       "and print the docker command that serves it")
+    p.add_argument("--export-dir", default="saved_models",
+                   help="the exports (NAME/VERSION/) to serve (default %(default)s)")
+    policy = p.add_mutually_exclusive_group()
+    policy.add_argument("--latest", type=_positive_int, metavar="N",
+                        help="serve the latest N versions of each model (default: the latest)")
+    policy.add_argument("--versions", type=_versions_list, metavar="V1,V2",
+                        help="serve exactly these versions of each model")
+    p.set_defaults(func=_run_serving_config)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from tfgan_apps.serving import predict_file
+
+    path, signature = predict_file(args.server, args.model, args.input, args.output,
+                                   signature=args.signature, version=args.version,
+                                   use_grpc=args.grpc, timeout=args.timeout)
+    print(f"wrote {path} (model {args.model}, signature {signature})")
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="send an image (DCGAN: a seed or noise) to a TF "
+                       "Serving model and write the PNG it returns")
+    p.add_argument("model", help="the model name on the server (e.g. pix2pix)")
+    p.add_argument("input", help="an image file; for a DCGAN a seed integer (the noise of "
+                   "`generate --num 1 --seed N`) or a .npy file of latent_dim floats")
+    p.add_argument("output", help="the PNG to write (segmentation: the class-id mask)")
+    p.add_argument("--server", help="REST URL (default http://localhost:8501) or with --grpc "
+                   "HOST:PORT (default localhost:8500)")
+    p.add_argument("--grpc", action="store_true", help="use the gRPC API instead of REST")
+    p.add_argument("--signature", help="signature to call (default: the one taking INPUT's "
+                   "kind and returning a PNG; cyclegan: a2b_image_bytes)")
+    p.add_argument("--version", type=_positive_int, help="model version (default: the latest "
+                   "the server has loaded)")
+    p.add_argument("--timeout", type=_positive_float, default=60.0,
+                   help="seconds to wait for the server (default %(default)s)")
+    p.set_defaults(func=_run_predict)
+
+
 def _run_export(args: argparse.Namespace) -> int:
     from tfgan_apps.apps import export_run
 
@@ -330,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: further top-level subcommands (e.g. ``segment``, ``translate``).
 EXTRA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_segment, _add_translate]
+    _add_segment, _add_translate, _add_serving_config, _add_predict]
 
 
 _USER_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS,

@@ -87,6 +87,10 @@ def export_saved_model(model: keras.Model, export_dir: str = DEFAULT_EXPORT_DIR,
             and baked into the signatures (default: the application's, sized for a 4 GiB
             budget per request; see README, "Export and serving"). DCGAN takes none.
 
+    The version carries TF Serving's warm-up records (``assets.extra/
+    tf_serving_warmup_requests``): each signature's example input from
+    :meth:`Application.signatures`, named ``name``.
+
     Returns:
         The path of the written version directory.
 
@@ -100,7 +104,10 @@ def export_saved_model(model: keras.Model, export_dir: str = DEFAULT_EXPORT_DIR,
     # No max_pixels: the one-argument call, the application's default limit.
     archive = (application.export_archive(model) if max_pixels is None
                else application.export_archive(model, max_pixels=max_pixels))
-    return write_saved_model(archive, export_dir, name or application.name, version)
+    # One small valid request per signature: TF Serving's warm-up records.
+    warmup = {signature: spec.example(model)
+              for signature, spec in application.signatures(model).items()}
+    return write_saved_model(archive, export_dir, name or application.name, version, warmup)
 
 
 def export_run(run_dir: str, export_dir: str = DEFAULT_EXPORT_DIR, name: str | None = None,

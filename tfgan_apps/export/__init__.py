@@ -9,6 +9,10 @@ Each application builds its ``keras.export.ExportArchive`` in its own module of 
 application of a model and passes its archive to :func:`write_saved_model`. Serving functions
 are traced **without XLA**: TF Serving disables XLA, and a graph that requires it would fail on
 the first request.
+
+Each version also carries TF Serving's warm-up records
+(``assets.extra/tf_serving_warmup_requests``, :mod:`tfgan_apps.export.warmup`): one small valid
+request per signature, written inside the same temporary directory before the rename.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 
 import keras
+import numpy as np
 
 from tfgan_apps.atomic import (
     as_disk_error,
@@ -30,8 +36,11 @@ from tfgan_apps.atomic import (
 )
 from tfgan_apps.callbacks import first_non_finite_weight
 from tfgan_apps.errors import UserError
+from tfgan_apps.export.warmup import write_warmup_requests
 
 DEFAULT_EXPORT_DIR = "saved_models"
+#: what a model name may be (a directory name TF Serving and URLs take as is)
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VERSION = re.compile(r"^[0-9]+$")
 
 
@@ -71,6 +80,7 @@ def write_saved_model(
     export_dir: str = DEFAULT_EXPORT_DIR,
     name: str = "model",
     version: int | None = None,
+    warmup: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> str:
     """Write ``archive`` to ``export_dir/name/version`` atomically.
 
@@ -85,6 +95,10 @@ def write_saved_model(
         export_dir: root of the exports (TF Serving's ``model_base_path`` is ``export_dir/name``).
         name: model name.
         version: positive integer; default the next free one. An existing version is an error.
+        warmup: signature name -> a small valid input (input name -> array) of it: written as
+            TF Serving's warm-up records, ``assets.extra/tf_serving_warmup_requests`` (one
+            ``PredictionLog`` per signature, ``model_spec.name`` = ``name``), inside the
+            temporary directory, so the version never appears without them. None: no file.
 
     Returns:
         The path of the written version directory.
@@ -93,7 +107,7 @@ def write_saved_model(
         UserError: bad name or version, the version already exists, or the disk is full or
             read-only (nothing is left behind).
     """
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
+    if not MODEL_NAME.match(name):
         raise UserError(f"invalid model name {name!r}: use letters, digits, '_', '-', '.'",
                         option="name")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)
@@ -119,6 +133,8 @@ def write_saved_model(
         raise
     try:
         archive.write_out(tmp, verbose=False)
+        if warmup is not None:
+            write_warmup_requests(tmp, name, warmup)
         follow_umask(tmp, directory=True)
         number = version or next_version(model_root)
         while True:
@@ -142,6 +158,7 @@ def write_saved_model(
 
 __all__ = [
     "DEFAULT_EXPORT_DIR",
+    "MODEL_NAME",
     "check_finite_weights",
     "existing_versions",
     "next_version",
