@@ -35,35 +35,76 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     mid-write is never the "latest" one; the last ``max_to_keep`` are kept.
 
     A checkpoint is written after every ``every`` epochs and after the last one (a crash
-    replays the epochs since the last checkpoint). Use :meth:`restore` before ``fit`` and pass
-    its result as ``initial_epoch``. Place it after the callbacks that add to the epoch logs
-    and before those that write files derived from them.
+    replays the epochs since the last one). With ``every_steps``, a step checkpoint
+    (``directory/steps/step-G``, G the global step) is also written after every
+    ``every_steps`` train steps inside an epoch; it adds the batches done in the running epoch
+    and the state of the model's metric trackers, so a resumed run continues mid-epoch with
+    the same epoch averages as an uninterrupted one. The last ``steps_to_keep`` are kept.
+
+    Use :meth:`restore` before ``fit``: it returns the epochs done, and
+    :attr:`resumed_batches` says how many batches of the next epoch are done too. Place it
+    after the callbacks that add to the epoch logs and before those that write files derived
+    from them.
     """
 
     def __init__(self, model: keras.Model, directory: str, max_to_keep: int = 2,
-                 every: int = 1) -> None:
+                 every: int = 1, every_steps: int | None = None, steps_to_keep: int = 1,
+                 steps_per_epoch: int | None = None, epochs: int | None = None) -> None:
         super().__init__()
         self.every = max(1, int(every))
+        if every_steps is not None and not steps_per_epoch:
+            raise ValueError("step checkpoints need the epoch length (steps_per_epoch)")
+        self.every_steps = every_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs = epochs
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self._history_json = tf.Variable("", dtype=tf.string, trainable=False, name="history")
         #: ``{name: [value per epoch]}`` of the epochs done (restored with the checkpoint)
         self.history: dict[str, list[float | None]] = {}
+        #: batches of epoch ``restore()`` already done (restored from a step checkpoint)
+        self.resumed_batches = 0
         self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch,
                                               history=self._history_json)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory,
                                                   max_to_keep=max_to_keep)
+        # Step checkpoints are a separate set, so epoch checkpoints stay readable by older
+        # versions and keep their own retention.
+        self._batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches")
+        self._tracker_variables = [v for m in model.metrics for v in m.variables]
+        self.step_checkpoint = tf.train.Checkpoint(
+            model=model, epoch=self.epoch, history=self._history_json, batches=self._batches,
+            trackers=list(self._tracker_variables))
+        self.step_manager = tf.train.CheckpointManager(
+            self.step_checkpoint, os.path.join(directory, "steps"), checkpoint_name="step",
+            max_to_keep=max(1, int(steps_to_keep)))
+        self._tracker_values: list[np.ndarray] | None = None
+        self._epoch_index = 0
+        self._batch_offset = 0
+
+    @staticmethod
+    def _number(path: str) -> int:
+        return int(path.rsplit("-", 1)[1])
 
     def restore(self, fallback_history_path: str | None = None) -> int:
-        """Restore the latest checkpoint if there is one; returns the epochs already done.
+        """Restore the latest checkpoint (epoch or step) if there is one; returns the epochs
+        already done (and sets :attr:`resumed_batches`).
 
         Args:
             fallback_history_path: ``history.json`` to read, cut to the restored epochs, when
                 the checkpoint predates stored histories.
         """
         latest = self.manager.latest_checkpoint
-        if latest is None:
+        latest_step = self.step_manager.latest_checkpoint
+        epoch_steps = self._number(latest) * (self.steps_per_epoch or 0) if latest else -1
+        if latest_step and self.steps_per_epoch and self._number(latest_step) > epoch_steps:
+            self.step_checkpoint.restore(latest_step).assert_existing_objects_matched()
+            self.resumed_batches = int(self._batches.numpy())
+            # fit resets the trackers when the epoch begins: on_epoch_begin puts these back
+            self._tracker_values = [np.asarray(v) for v in self._tracker_variables]
+        elif latest is not None:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        else:
             return 0
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
         epochs = int(self.epoch.numpy())
         stored = self._history_json.numpy().decode()
         if stored:
@@ -75,9 +116,34 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         return epochs
 
     def latest_time(self) -> float:
-        """When the latest checkpoint was completed (its index file's mtime; 0 if none)."""
+        """When the latest epoch checkpoint was completed (its index file's mtime; 0 if
+        none)."""
         latest = self.manager.latest_checkpoint
         return os.path.getmtime(latest + ".index") if latest else 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_index = epoch
+        self._batch_offset = 0
+        if self._tracker_values is not None and epoch == int(self.epoch.numpy()):
+            for variable, value in zip(self._tracker_variables, self._tracker_values,
+                                       strict=True):
+                variable.assign(value)
+            self._batch_offset = self.resumed_batches
+        self._tracker_values = None
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if not self.every_steps:
+            return
+        done = self._batch_offset + batch + 1
+        step = self._epoch_index * self.steps_per_epoch + done
+        # the epoch's last batch is followed by its epoch checkpoint
+        if step % self.every_steps or done >= self.steps_per_epoch:
+            return
+        self.epoch.assign(self._epoch_index)
+        self._history_json.assign(json.dumps(self.history, allow_nan=False))
+        self._batches.assign(done)
+        self._save(self.step_manager, step,
+                   os.path.join(self.step_manager.directory, f"step-{step}"))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for name, value in (logs or {}).items():
@@ -85,15 +151,19 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             del values[epoch:]  # a replayed epoch replaces its old entry
             values.extend([None] * (epoch - len(values)))
             values.append(finite_json(float(value)))
-        last = epoch + 1 == (self.params or {}).get("epochs")
+        last = epoch + 1 == (self.epochs or (self.params or {}).get("epochs"))
         if (epoch + 1) % self.every and not last:
             return
         self.epoch.assign(epoch + 1)
         self._history_json.assign(json.dumps(self.history, allow_nan=False))
+        self._save(self.manager, epoch + 1,
+                   os.path.join(self.manager.directory, f"ckpt-{epoch + 1}"))
+
+    @staticmethod
+    def _save(manager: tf.train.CheckpointManager, number: int, prefix: str) -> None:
         try:
-            self.manager.save(checkpoint_number=epoch + 1)
+            manager.save(checkpoint_number=number)
         except Exception as error:
-            prefix = os.path.join(self.manager.directory, f"ckpt-{epoch + 1}")
             user_error = as_disk_error(error, prefix, "checkpoint")
             if user_error is None:
                 raise

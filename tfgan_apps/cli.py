@@ -105,6 +105,12 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
 
 def _add_option_flag(parser: argparse.ArgumentParser | argparse._ActionsContainer,
                      option: dataclasses.Field) -> str:
+    parser.add_argument("--checkpoint-every-steps", type=_positive_int, metavar="N",
+                        help="also checkpoint every N train steps inside an epoch, so a crash "
+                        "resumes mid-epoch (default: only at epoch ends)")
+    parser.add_argument("--step-checkpoints-to-keep", type=_positive_int, metavar="K",
+                        help="step checkpoints kept"
+                        f"{_default_text(defaults.step_checkpoints_to_keep)}")
     """One flag from an option field's metadata (see :func:`tfgan_apps.config.option`)."""
     meta = option.metadata
     flag = meta.get("flag") or _flag(option.name)

@@ -331,7 +331,8 @@ class CycleGANOptions(AppOptions):
 # --------------------------------------------------------------------------- run settings
 #: TrainConfig fields that may differ when a run directory is resumed (recorded, not refused).
 RESUMABLE_FIELDS = frozenset({"epochs", "sample_every", "output", "strategy", "devices", "xla",
-                              "deterministic", "checkpoint_every", "checkpoints_to_keep"})
+                              "deterministic", "checkpoint_every", "checkpoints_to_keep",
+                              "checkpoint_every_steps", "step_checkpoints_to_keep"})
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,9 @@ class TrainConfig:
         options: the application's options (default its :class:`AppOptions` subclass's
             defaults).
     """
+        checkpoint_every_steps: train steps between step checkpoints inside an epoch (None:
+            none); a crash then resumes mid-epoch, exactly (needs a known epoch length).
+        step_checkpoints_to_keep: how many step checkpoints are kept.
 
     app: str = "dcgan"
     dataset: str | None = None
@@ -403,6 +407,8 @@ class TrainConfig:
         # JSON gives lists and dicts: the devices tuple and the application's options class.
         if self.devices is not None and not isinstance(self.devices, tuple):
             object.__setattr__(self, "devices", tuple(self.devices))
+    checkpoint_every_steps: int | None = None
+    step_checkpoints_to_keep: int = 1
         if isinstance(self.options, Mapping):
             object.__setattr__(self, "options",
                                AppOptions.for_app(self.app).from_json(self.options))
@@ -445,7 +451,8 @@ class TrainConfig:
             raise UserError(f"options of {self.app} must be a {options_class.__name__}, got "
                             f"{type(self.options).__name__}", option="options")
         for name in ("batch_size", "epochs", "sample_every", "steps_per_epoch", "image_size",
-                     "checkpoint_every", "checkpoints_to_keep"):
+                     "checkpoint_every", "checkpoints_to_keep", "checkpoint_every_steps",
+                     "step_checkpoints_to_keep"):
             _check_number(name, getattr(self, name), int, 1)
         _check_number("seed", self.seed, int, 0)
         for name in ("learning_rate", "d_learning_rate"):

@@ -128,7 +128,8 @@ class RunDirectory:
                 if k in old and old[k] != new.get(k) and k != "output"}
 
     def write_record(self, config: TrainConfig, resolved: dict[str, Any],
-                     changes: dict[str, tuple[Any, Any]], initial_epoch: int) -> None:
+                     changes: dict[str, tuple[Any, Any]], initial_epoch: int,
+                     initial_batches: int = 0) -> None:
         """Write ``config.json`` for a new run, or add a resume entry to an existing one
         (its original settings are never overwritten)."""
         record = self.read_record()
@@ -138,6 +139,7 @@ class RunDirectory:
             record.setdefault("resumes", []).append({
                 "at": datetime.datetime.now().isoformat(timespec="seconds"),
                 "from_epoch": initial_epoch,
+                **({"from_batch": initial_batches} if initial_batches else {}),
                 "changed": {k: list(v) for k, v in changes.items()},
             })
         write_json(record, self.config_path, "run record")
@@ -149,13 +151,14 @@ class RunDirectory:
                 for p in remove_interrupted_writes(d)]
 
     # ------------------------------------------------------------------------------ model
-    def checkpoint(self, model: keras.Model, max_to_keep: int = 2,
-                   every: int = 1) -> ResumableCheckpoint:
+    def checkpoint(self, model: keras.Model, max_to_keep: int = 2, every: int = 1,
+                   **step_settings: Any) -> ResumableCheckpoint:
         """The run's checkpoints of the full training state of ``model`` (a Keras callback,
-        saving after every ``every`` epochs and the last); ``restore()`` returns the epochs
-        already done."""
+        saving after every ``every`` epochs and the last, and with ``every_steps`` inside
+        epochs too; see :class:`~tfgan_apps.callbacks.ResumableCheckpoint` for
+        ``step_settings``); ``restore()`` returns the epochs already done."""
         return ResumableCheckpoint(model, self.checkpoints_dir, max_to_keep=max_to_keep,
-                                   every=every)
+                                   every=every, **step_settings)
 
     def load_model(self) -> keras.Model:
         """The model of the last finished epoch (``model.keras``, loaded with safe_mode).

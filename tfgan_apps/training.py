@@ -186,10 +186,15 @@ def check_training_memory(application: TrainingApplication, config: TrainConfig,
 
 
 def describe_resume(path: str, epochs_done: int, epochs: int,
-                    changes: dict[str, tuple[Any, Any]]) -> str:
+                    changes: dict[str, tuple[Any, Any]], batches_done: int = 0,
+                    steps_per_epoch: int | None = None) -> str:
     """One line saying what re-running into an existing run directory will do."""
     changed = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
     changed = f" (changed: {changed})" if changed else ""
+    if batches_done:
+        return (f"resuming {path} in epoch {epochs_done + 1} after batch {batches_done} of "
+                f"{steps_per_epoch}: the rest of it, then {epochs - epochs_done - 1} more "
+                f"epoch(s) to {epochs}{changed}")
     if epochs_done >= epochs:
         return (f"{path} has finished {epochs_done} epoch(s), and {epochs} are asked{changed}: "
                 "nothing to train; checking and completing its files")
@@ -199,11 +204,16 @@ def describe_resume(path: str, epochs_done: int, epochs: int,
 
 def _rebuild_derived_files(run: RunDirectory, model: AdversarialModel,
                            checkpoints: ResumableCheckpoint, history: HistoryWriter,
-                           grids: SampleGrid, epochs_done: int) -> None:
+                           grids: SampleGrid, epochs_done: int, mid_epoch: bool) -> None:
     """Make the files derived from the restored checkpoint match it: a crash may have come
     between the checkpoint and any of them (or during their writes), and a finished run that
     lacks them would otherwise never get them."""
     history.write()
+    if mid_epoch:
+        # A step checkpoint is only written after the previous epoch's files were completed
+        # (at that epoch's end, or by the repair when its process resumed), and the model now
+        # holds mid-epoch weights, which are not that epoch's model.
+        return
     # A model.keras written after the latest checkpoint is that epoch's (or a later one's,
     # which the replay overwrites): keep it; an older or missing one is rebuilt.
     latest = checkpoints.latest_time()
@@ -213,6 +223,14 @@ def _rebuild_derived_files(run: RunDirectory, model: AdversarialModel,
     if grid is not None and not os.path.isfile(grid):
         grids.set_model(model)
         grids.on_epoch_end(epochs_done - 1)
+
+
+class _StopAfterEpoch(keras.callbacks.Callback):
+    """End ``fit`` after the current epoch's callbacks (``params["epochs"]`` stays the run's,
+    which the callbacks that act on the last epoch read)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.stop_training = True
 
 
 def run_training(application: TrainingApplication, config: TrainConfig,
@@ -244,6 +262,10 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     steps_per_epoch = config.steps_per_epoch or _batches_per_pass(train_data)
     if steps_per_epoch:
         train_data = train_data.repeat()
+    elif config.checkpoint_every_steps:
+        raise UserError("needs a known epoch length to resume mid-epoch, and the epoch "
+                        "length of this dataset is unknown; give {steps_per_epoch} too",
+                        option="checkpoint_every_steps", mentions=("steps_per_epoch",))
 
     check_training_memory(application, config, data, strategy)
     # Seeded again: preparing a dataset the first time (TFDS generation) draws from the
@@ -256,8 +278,12 @@ def run_training(application: TrainingApplication, config: TrainConfig,
 
     removed = run.remove_interrupted_writes()
     checkpoints = run.checkpoint(model, max_to_keep=config.checkpoints_to_keep,
-                                 every=config.checkpoint_every)
+                                 every=config.checkpoint_every,
+                                 every_steps=config.checkpoint_every_steps,
+                                 steps_to_keep=config.step_checkpoints_to_keep,
+                                 steps_per_epoch=steps_per_epoch, epochs=config.epochs)
     initial_epoch = checkpoints.restore(fallback_history_path=run.history_path)
+    resumed_batches = checkpoints.resumed_batches
     run.write_record(config, {
         "replicas": strategy.num_replicas_in_sync,
         "jit_compile": jit_compile,
@@ -265,18 +291,18 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         "data": data.facts,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-    }, changes, initial_epoch)
+    }, changes, initial_epoch, resumed_batches)
     history = HistoryWriter(run.history_path, run.curves_path, application.curve_groups,
                             history=checkpoints.history)
     grids = SampleGrid(application.sample_renderer(config, model, data), run.samples_dir,
                        log_dir=f"{run.logs_dir}/samples", every=config.sample_every)
     if removed:
         logger.info("removed %d file(s) of interrupted writes in %s", len(removed), run.path)
-    if initial_epoch:
-        logger.info(describe_resume(run.path, initial_epoch, config.epochs, changes))
-        if steps_per_epoch:
-            train_data = train_data.skip(initial_epoch * steps_per_epoch)
-        _rebuild_derived_files(run, model, checkpoints, history, grids, initial_epoch)
+    if initial_epoch or resumed_batches:
+        logger.info(describe_resume(run.path, initial_epoch, config.epochs, changes,
+                                    resumed_batches, steps_per_epoch))
+        _rebuild_derived_files(run, model, checkpoints, history, grids, initial_epoch,
+                               mid_epoch=bool(resumed_batches))
     epoch_metrics = [c for c in callbacks if isinstance(c, EpochMetric)]
     all_callbacks = [
         NonFiniteGuard(),  # first: nothing below may save a diverged state
@@ -291,6 +317,20 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     ]
     logger.info("training %s in %s (%d replica(s), XLA %s)", config.app, run.path,
                 strategy.num_replicas_in_sync, "on" if jit_compile else "off")
+    if resumed_batches:
+        # The rest of the interrupted epoch: fit cannot start an epoch at a given batch, so a
+        # first fit runs that epoch's remaining batches and stops. Its data is a fresh
+        # pipeline moved to the next batch, so `train_data` (whose shuffle seeds advance with
+        # each iterator made from it) is still unused for the epochs after it.
+        rest = application.datasets(config).train.repeat().skip(
+            initial_epoch * steps_per_epoch + resumed_batches)
+        model.fit(rest, epochs=config.epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=steps_per_epoch - resumed_batches,
+                  validation_data=data.validation,
+                  callbacks=[*all_callbacks, _StopAfterEpoch()], verbose=verbose)
+        initial_epoch += 1
+    if initial_epoch and steps_per_epoch:
+        train_data = train_data.skip(initial_epoch * steps_per_epoch)
     model.fit(train_data, epochs=config.epochs, initial_epoch=initial_epoch,
               steps_per_epoch=steps_per_epoch, validation_data=data.validation,
               callbacks=all_callbacks, verbose=verbose)
