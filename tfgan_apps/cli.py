@@ -305,6 +305,20 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_predict)
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from tfgan_apps.report import write_report
+
+    print(f"wrote {write_report(args.run_dir)}")
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write RUN_DIR/report.html: the run's options, final "
+                       "metrics, curves and every epoch's sample grid on one static page")
+    p.add_argument("run_dir", help="a training run directory (the --output of a train run)")
+    p.set_defaults(func=_run_report)
+
+
 def _run_export(args: argparse.Namespace) -> int:
     from tfgan_apps.apps import export_run
 
@@ -401,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: further top-level subcommands (e.g. ``segment``, ``translate``).
 EXTRA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_segment, _add_translate, _add_serving_config, _add_predict]
+    _add_segment, _add_translate, _add_serving_config, _add_predict, _add_report]
 
 
 _USER_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS,
