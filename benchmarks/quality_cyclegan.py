@@ -42,6 +42,7 @@ Usage::
     python benchmarks/quality_cyclegan.py --variants default,upsample --seeds 0,1 --samples
     python benchmarks/quality_cyclegan.py --variants default --epochs 10 --steps-per-epoch 60 \\
         --budget 300 --workdir runs/bench
+    python benchmarks/quality_cyclegan.py --variants default --precision bf16   # vs fp32's
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ import tensorflow as tf  # noqa: E402
 
 import tfgan_apps  # noqa: E402
 from tfgan_apps import CycleGAN, CycleGANOptions, TrainConfig  # noqa: E402
+from tfgan_apps.config import PRECISIONS  # noqa: E402
 from tfgan_apps.data.convert import from_signed_unit, to_signed_unit  # noqa: E402
 from tfgan_apps.metrics import (  # noqa: E402
     edge_correlation,
@@ -213,7 +215,8 @@ def run_settings(name: str, seed: int, args: argparse.Namespace, workdir: str
     the network size, the variant's own, then the step budget, seed and run directory."""
     overrides = {"image_size": args.image_size, "base_filters": args.base_filters,
                  "num_residual_blocks": args.residual_blocks,
-                 "discriminator_filters": args.discriminator_filters, "xla": args.xla}
+                 "discriminator_filters": args.discriminator_filters, "xla": args.xla,
+                 "precision": args.precision}
     return {
         **BASE,
         **{k: v for k, v in overrides.items() if v is not None},
@@ -293,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"override the base's ndf {BASE['discriminator_filters']}")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                         help="override the base's XLA on")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                        help="train every variant at this precision (default: fp32)")
     parser.add_argument("--samples", action="store_true",
                         help="write RUN_DIR/test_translations.png: 8 test rows A | A->B | truth")
     parser.add_argument("--workdir", default=None,

@@ -25,6 +25,7 @@ Usage::
     python benchmarks/quality_dcgan.py                                  # every variant, full set
     python benchmarks/quality_dcgan.py --variants default --seeds 0,1 --budget 600
     python benchmarks/quality_dcgan.py --train-sizes 300,1000 --variants upsample,diffaugment
+    python benchmarks/quality_dcgan.py --variants default --precision bf16   # vs fp32's figures
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 import tfgan_apps  # noqa: E402,F401  (registers tfgan_shapes)
 from tfgan_apps import TrainConfig, load_run_model, train  # noqa: E402
+from tfgan_apps.config import PRECISIONS  # noqa: E402
 from tfgan_apps.data.convert import from_signed_unit_numpy  # noqa: E402
 
 NUM_KINDS = 5
@@ -203,6 +205,8 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
         settings["data_dir"] = folder
     if args.base_filters:
         settings["base_filters"] = args.base_filters
+    if args.precision:
+        settings["precision"] = args.precision
     settings.update(image_size=32, channels=3, seed=seed, epochs=100_000,
                     steps_per_epoch=args.steps_per_epoch, sample_every=10,
                     output=os.path.join(workdir, f"run-{name}-{size or 'full'}-{seed}"))
@@ -284,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="generated images scored per run (a multiple of 250)")
     parser.add_argument("--base-filters", type=int, default=None,
                         help="network width of every variant (default: each variant's own)")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                        help="train every variant at this precision (default: fp32)")
     parser.add_argument("--classifier-seed", type=int, default=0)
     parser.add_argument("--classifier-epochs", type=int, default=8)
     parser.add_argument("--rescore", action="store_true",

@@ -29,6 +29,7 @@ Usage::
     python benchmarks/quality_pix2pix.py                      # default epochs, every variant
     python benchmarks/quality_pix2pix.py --variants default,ce_only --epochs 4 \\
         --steps-per-epoch 500 --seeds 0,1
+    python benchmarks/quality_pix2pix.py --variants default --precision bf16   # vs fp32's
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import tfgan_apps  # noqa: E402
-from tfgan_apps.config import Pix2PixOptions, TrainConfig  # noqa: E402
+from tfgan_apps.config import PRECISIONS, Pix2PixOptions, TrainConfig  # noqa: E402
 
 #: variant -> its settings over the defaults (flat ``TrainConfig.create`` keywords)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -98,6 +99,8 @@ def run_variant(name: str, seed: int, args: argparse.Namespace, root: str) -> di
     budget = {"seed": seed} if args.epochs is None else {"epochs": args.epochs, "seed": seed}
     if args.steps_per_epoch:
         budget["steps_per_epoch"] = args.steps_per_epoch
+    if args.precision:
+        budget["precision"] = args.precision
     settings.update(budget)
     config = TrainConfig.create("pix2pix", dataset="builtin",
                                 output=os.path.join(root, f"{name}-seed{seed}"), **settings)
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="epochs per run (default: the application's, 9)")
     parser.add_argument("--steps-per-epoch", type=int, default=None,
                         help="steps per epoch (default: one pass, 625 at batch 16)")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                        help="train every variant at this precision (default: fp32)")
     parser.add_argument("--output", default=None,
                         help="parent folder of the run directories (default: a temporary one)")
     args = parser.parse_args(argv)

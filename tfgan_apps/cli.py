@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tfgan_apps.apps import APPLICATIONS, Application
-from tfgan_apps.config import STRATEGIES, TrainConfig
+from tfgan_apps.config import PRECISIONS, STRATEGIES, TrainConfig
 from tfgan_apps.errors import UserError
 
 PROG = "tfgan-apps"
@@ -92,6 +92,11 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
                         help=f"compile the train step with XLA (default: {xla})")
     parser.add_argument("--deterministic", action="store_true", default=None,
                         help="deterministic ops and data order (slower)")
+    parser.add_argument("--precision", choices=list(PRECISIONS),
+                        help="bf16: networks compute in bfloat16 (mixed_bfloat16), fp16: in "
+                        "float16 with dynamic loss scaling (mixed_float16); variables, last "
+                        "layers, losses and exports stay float32. Fixed for a run directory "
+                        f"{_default_text(defaults.precision)}")
     parser.add_argument("--sample-every", type=_positive_int,
                         help=f"epochs between sample grids{_default_text(defaults.sample_every)}")
     parser.add_argument("--checkpoint-every", type=_positive_int,
@@ -100,17 +105,17 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
     parser.add_argument("--checkpoints-to-keep", type=_positive_int,
                         help="epoch checkpoints kept"
                         f"{_default_text(defaults.checkpoints_to_keep)}")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _add_option_flag(parser: argparse.ArgumentParser | argparse._ActionsContainer,
-                     option: dataclasses.Field) -> str:
     parser.add_argument("--checkpoint-every-steps", type=_positive_int, metavar="N",
                         help="also checkpoint every N train steps inside an epoch, so a crash "
                         "resumes mid-epoch (default: only at epoch ends)")
     parser.add_argument("--step-checkpoints-to-keep", type=_positive_int, metavar="K",
                         help="step checkpoints kept"
                         f"{_default_text(defaults.step_checkpoints_to_keep)}")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_option_flag(parser: argparse.ArgumentParser | argparse._ActionsContainer,
+                     option: dataclasses.Field) -> str:
     """One flag from an option field's metadata (see :func:`tfgan_apps.config.option`)."""
     meta = option.metadata
     flag = meta.get("flag") or _flag(option.name)

@@ -1,8 +1,8 @@
 """Typed run settings and the options of each application (a leaf: imports only errors).
 
 :class:`TrainConfig` holds what every run has (data source, batch, epochs, seed, output,
-strategy, XLA, checkpoint cadence); its ``options`` field holds one frozen dataclass of the
-application's own options (:class:`DCGANOptions`, :class:`Pix2PixOptions`,
+strategy, XLA, precision, checkpoint cadence); its ``options`` field holds one frozen dataclass
+of the application's own options (:class:`DCGANOptions`, :class:`Pix2PixOptions`,
 :class:`CycleGANOptions`), whose defaults are the papers' and are written only here. The CLI's
 flags and their help texts are generated from these fields, ``config.json`` is written from and
 read back into them, and unknown keys anywhere are an error naming the accepted ones.
@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 from tfgan_apps.errors import UserError, UserPathError
 
 STRATEGIES = ("default", "mirrored")
+#: ``TrainConfig.precision`` values (Keras dtype policies in :mod:`tfgan_apps.precision`)
+PRECISIONS = ("fp32", "bf16", "fp16")
 #: the preset every application has: its option defaults, the measured best settings
 DEFAULT_PRESET = "default"
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
@@ -368,19 +370,23 @@ class TrainConfig:
         xla: True/False forces XLA; None takes the application's choice (pix2pix: off, slower
             than oneDNN for the U-Net on CPU) and else on for one device or GPU replicas.
         deterministic: deterministic ops and data order (slower).
+        precision: ``fp32``; ``bf16`` (Keras's ``mixed_bfloat16`` policy) or ``fp16``
+            (``mixed_float16``, each optimizer in a dynamic ``LossScaleOptimizer``):
+            the networks compute in 16 bits, their variables, last layers, losses and
+            metrics stay float32. Fixed for a run directory (a resume keeps it).
         sample_every: epochs between sample grids.
         checkpoint_every: epochs between checkpoints of the training state (the last epoch is
             always checkpointed; a crash replays the epochs since the last one).
         checkpoints_to_keep: how many epoch checkpoints are kept.
+        checkpoint_every_steps: train steps between step checkpoints inside an epoch (None:
+            none); a crash then resumes mid-epoch, exactly (needs a known epoch length).
+        step_checkpoints_to_keep: how many step checkpoints are kept.
         preset: ``"default"`` (the option defaults: the settings measured best) or a named
             preset of the application (``"paper"``: the paper's recipe); explicitly given
             settings override the preset's.
         options: the application's options (default its :class:`AppOptions` subclass's
             defaults).
     """
-        checkpoint_every_steps: train steps between step checkpoints inside an epoch (None:
-            none); a crash then resumes mid-epoch, exactly (needs a known epoch length).
-        step_checkpoints_to_keep: how many step checkpoints are kept.
 
     app: str = "dcgan"
     dataset: str | None = None
@@ -397,9 +403,12 @@ class TrainConfig:
     devices: tuple[str, ...] | None = None
     xla: bool | None = None
     deterministic: bool = False
+    precision: str = "fp32"
     sample_every: int = 1
     checkpoint_every: int = 1
     checkpoints_to_keep: int = 2
+    checkpoint_every_steps: int | None = None
+    step_checkpoints_to_keep: int = 1
     preset: str = DEFAULT_PRESET
     options: AppOptions | None = None
 
@@ -407,8 +416,6 @@ class TrainConfig:
         # JSON gives lists and dicts: the devices tuple and the application's options class.
         if self.devices is not None and not isinstance(self.devices, tuple):
             object.__setattr__(self, "devices", tuple(self.devices))
-    checkpoint_every_steps: int | None = None
-    step_checkpoints_to_keep: int = 1
         if isinstance(self.options, Mapping):
             object.__setattr__(self, "options",
                                AppOptions.for_app(self.app).from_json(self.options))
@@ -458,6 +465,9 @@ class TrainConfig:
         for name in ("learning_rate", "d_learning_rate"):
             _check_number(name, getattr(self, name), float, 0, strict=True)
         options_class.preset_settings(self.preset)  # an unknown preset names the known ones
+        if self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}; choose one of "
+                            f"{list(PRECISIONS)}", option="precision")
         if self.strategy not in STRATEGIES:
             raise UserError(f"unknown strategy {self.strategy!r}; choose one of "
                             f"{list(STRATEGIES)}", option="strategy")

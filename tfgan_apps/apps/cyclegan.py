@@ -23,6 +23,7 @@ from tfgan_apps.data.unpaired import load_unpaired_dataset
 from tfgan_apps.errors import UserError
 from tfgan_apps.export.cyclegan import DIRECTIONS, build_cyclegan_archive
 from tfgan_apps.models import AdversarialModel, CycleGAN, cyclegan_optimizers
+from tfgan_apps.precision import precision_scope
 from tfgan_apps.training import PreparedData
 from tfgan_apps.visualize import image_grid
 
@@ -72,13 +73,14 @@ class CycleGANApplication(Application):
 
     def build_model(self, config: TrainConfig, data: PreparedData) -> CycleGAN:
         options = config.options
-        return CycleGAN(
-            image_size=data.facts["image_size"], generator=options.generator,
-            base_filters=options.base_filters,
-            discriminator_filters=options.discriminator_filters or options.base_filters,
-            num_residual_blocks=options.num_residual_blocks, upsampling=options.upsampling,
-            lambda_cycle=options.lambda_cycle, lambda_identity=options.lambda_identity,
-            pool_size=options.pool_size, seed=config.seed)
+        with precision_scope(config.precision):  # CycleGAN builds its four networks
+            return CycleGAN(
+                image_size=data.facts["image_size"], generator=options.generator,
+                base_filters=options.base_filters,
+                discriminator_filters=options.discriminator_filters or options.base_filters,
+                num_residual_blocks=options.num_residual_blocks, upsampling=options.upsampling,
+                lambda_cycle=options.lambda_cycle, lambda_identity=options.lambda_identity,
+                pool_size=options.pool_size, seed=config.seed)
 
     def optimizers(self, config: TrainConfig, steps_per_epoch: int | None
                    ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:

@@ -20,6 +20,7 @@ from tfgan_apps.networks import (
     build_dcgan_generator,
     dcgan_base_size,
 )
+from tfgan_apps.precision import precision_scope
 from tfgan_apps.training import PreparedData
 from tfgan_apps.visualize import image_grid
 
@@ -84,13 +85,14 @@ class DCGANApplication(Application):
 
     def build_model(self, config: TrainConfig, data: PreparedData) -> DCGAN:
         options, size, channels = config.options, data.facts["image_size"], data.facts["channels"]
-        return DCGAN(
-            build_dcgan_generator(size, channels, options.latent_dim, options.base_filters,
-                                  upsampling=options.upsampling),
-            build_dcgan_discriminator(size, channels, options.base_filters,
-                                      spectral_norm=options.spectral_norm),
-            ema_decay=options.ema_decay, diff_augment=data.facts["diff_augment"],
-            r1_weight=options.r1_weight, seed=config.seed)
+        with precision_scope(config.precision):  # the moving average is cloned in it too
+            return DCGAN(
+                build_dcgan_generator(size, channels, options.latent_dim, options.base_filters,
+                                      upsampling=options.upsampling),
+                build_dcgan_discriminator(size, channels, options.base_filters,
+                                          spectral_norm=options.spectral_norm),
+                ema_decay=options.ema_decay, diff_augment=data.facts["diff_augment"],
+                r1_weight=options.r1_weight, seed=config.seed)
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
                         data: PreparedData) -> Callable[[keras.Model], np.ndarray]:

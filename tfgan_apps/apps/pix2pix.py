@@ -25,6 +25,7 @@ from tfgan_apps.errors import UserError
 from tfgan_apps.export.pix2pix import build_pix2pix_archive
 from tfgan_apps.models import AdversarialModel, Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator, unet_depth
+from tfgan_apps.precision import precision_scope
 from tfgan_apps.training import PreparedData
 from tfgan_apps.visualize import colorize_mask, image_grid, to_uint8_images
 
@@ -111,18 +112,19 @@ class Pix2PixApplication(Application):
         options, facts = config.options, data.facts
         size, segmentation = facts["image_size"], facts["mode"] == "segmentation"
         outputs = facts["num_classes"] if segmentation else 3
-        return Pix2Pix(
-            build_unet_generator(size, 3, outputs, options.base_filters,
-                                 dropout=options.dropout, max_filters=options.max_filters,
-                                 output_activation=None if segmentation else "tanh"),
-            build_patch_discriminator(size, 3, outputs,
-                                      options.discriminator_filters or options.base_filters,
-                                      n_layers=options.discriminator_layers),
-            mode=facts["mode"], reconstruction_weight=options.reconstruction_weight,
-            adversarial_weight=options.adversarial_weight,
-            label_smoothing=options.label_smoothing,
-            instance_noise=options.instance_noise,
-            seed=config.seed)
+        with precision_scope(config.precision):
+            return Pix2Pix(
+                build_unet_generator(size, 3, outputs, options.base_filters,
+                                     dropout=options.dropout, max_filters=options.max_filters,
+                                     output_activation=None if segmentation else "tanh"),
+                build_patch_discriminator(size, 3, outputs,
+                                          options.discriminator_filters or options.base_filters,
+                                          n_layers=options.discriminator_layers),
+                mode=facts["mode"], reconstruction_weight=options.reconstruction_weight,
+                adversarial_weight=options.adversarial_weight,
+                label_smoothing=options.label_smoothing,
+                instance_noise=options.instance_noise,
+                seed=config.seed)
 
     def optimizers(self, config: TrainConfig, steps_per_epoch: int | None
                    ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:

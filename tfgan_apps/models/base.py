@@ -23,6 +23,11 @@ The base owns:
   ``apply_gradients``: gradients are all-reduced by *summation*, so each replica's gradient is
   divided by the number of replicas, and the loss goes through ``optimizer.scale_loss`` so a
   ``keras.optimizers.LossScaleOptimizer`` can wrap either optimizer (mixed precision);
+- mixed precision: the networks carry their own dtype policies (built under
+  :func:`tfgan_apps.precision.precision_scope`); this container computes nothing itself and is
+  float32. When a network computes in float16, ``compile`` wraps each optimizer in a dynamic
+  ``LossScaleOptimizer`` (as ``keras.Model.compile(auto_scale_loss=True)`` does for a
+  ``mixed_float16`` model);
 - a step counter of its own (``step_counter``, int64, checkpointed and saved with the model),
   not an optimizer's ``iterations``, which a ``LossScaleOptimizer`` does not advance on the
   steps it skips;
@@ -62,6 +67,25 @@ def num_replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def _all_layers(model: keras.Model) -> list:
+    """Every layer of ``model``, nested models' layers included."""
+    layers = []
+    for layer in model.layers:
+        layers.append(layer)
+        if isinstance(layer, keras.Model):
+            layers += _all_layers(layer)
+    return layers
+
+
+def _loss_scaled(optimizer: keras.optimizers.Optimizer, name: str
+                 ) -> keras.optimizers.Optimizer:
+    """``optimizer`` in a dynamic ``LossScaleOptimizer`` (itself when it is one already, e.g.
+    restored from a saved compile config)."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer, name=name)
+
+
 class AdversarialModel(keras.Model):
     """Base class of the GAN models; see the module docstring for what it owns.
 
@@ -81,6 +105,9 @@ class AdversarialModel(keras.Model):
     supported_losses: tuple[str, ...] | None = None
 
     def __init__(self, *, seed: int = 0, **kwargs: Any) -> None:
+        # The container is float32 whatever the global policy: inputs reach the networks as
+        # given, and the networks' layers apply their own (mixed) policies.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.seed = int(seed)
         # Completed train steps; seeds every draw of a step. A model variable (not an
@@ -96,6 +123,7 @@ class AdversarialModel(keras.Model):
         self.adversarial_loss = get_adversarial_loss(self.loss_name)
         self.d_optimizer: keras.optimizers.Optimizer | None = None
         self.g_optimizer: keras.optimizers.Optimizer | None = None
+        self.auto_scale_loss = True
         self._adversarial_compile_kwargs: dict[str, Any] = {}
 
     # ----------------------------------------------------------------------------- compile
@@ -108,6 +136,7 @@ class AdversarialModel(keras.Model):
         jit_compile: bool = True,
         steps_per_execution: int = 1,
         run_eagerly: bool = False,
+        auto_scale_loss: bool = True,
         **adversarial_kwargs: Any,
     ) -> None:
         """Set the two optimizers, build them, and choose XLA explicitly.
@@ -122,6 +151,10 @@ class AdversarialModel(keras.Model):
                 CPU devices (see :mod:`tfgan_apps.training`).
             steps_per_execution: steps run per ``tf.function`` call.
             run_eagerly: debug mode (disables ``jit_compile``).
+            auto_scale_loss: when a network computes in float16 (``mixed_float16``), wrap
+                each optimizer that is not one already in a dynamic
+                ``keras.optimizers.LossScaleOptimizer`` (initial scale 2**15, doubled after
+                2000 finite steps, halved and the step skipped on a non-finite gradient).
             **adversarial_kwargs: the subclass's own compile options (e.g. ``loss``), passed to
                 :meth:`configure_losses` and saved with the compile config.
         """
@@ -138,8 +171,20 @@ class AdversarialModel(keras.Model):
             default_gan_optimizer())
         self.g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else (
             default_gan_optimizer())
+        self.auto_scale_loss = bool(auto_scale_loss)
+        if self.auto_scale_loss and self.computes_in_float16():
+            self.d_optimizer = _loss_scaled(self.d_optimizer, "d_loss_scale_optimizer")
+            self.g_optimizer = _loss_scaled(self.g_optimizer, "g_loss_scale_optimizer")
         self._adversarial_compile_kwargs = {"loss": self.loss_name, **adversarial_kwargs}
         self.build_optimizers()
+
+    def computes_in_float16(self) -> bool:
+        """Whether a layer of a network computes in float16 (``mixed_float16`` or
+        ``float16``), whose gradients then need loss scaling; bfloat16 has float32's range
+        and does not."""
+        return any(layer.compute_dtype == "float16"
+                   for name in self.network_names if getattr(self, name, None) is not None
+                   for layer in _all_layers(getattr(self, name)))
 
     def configure_losses(self, loss: str, **kwargs: Any) -> None:
         """Pick the adversarial loss pair; subclasses with more compile options extend this."""
@@ -171,6 +216,7 @@ class AdversarialModel(keras.Model):
             "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
             "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
             "jit_compile": bool(self.jit_compile),
+            "auto_scale_loss": self.auto_scale_loss,
             **self._adversarial_compile_kwargs,
         }
 
@@ -241,9 +287,15 @@ class AdversarialModel(keras.Model):
         here too). Gradients are all-reduced by summation, so with N replicas each replica's is
         ``d(loss) / N``, the gradient of the global batch's mean loss once summed; and the loss
         is scaled by ``optimizer.scale_loss`` (the identity for a plain optimizer; the dynamic
-        scale of a ``LossScaleOptimizer``, which unscales and skips non-finite steps in
-        ``apply_gradients``). Both factors enter as the output gradient of ``loss``
-        (``d(c * loss) = c * d(loss)``), so the tape only records the loss itself.
+        scale of a ``LossScaleOptimizer``). Both factors enter as the output gradient of
+        ``loss`` (``d(c * loss) = c * d(loss)``), so the tape only records the loss itself;
+        this is what Keras's own ``train_step`` does with ``loss = optimizer.scale_loss(loss)``
+        inside its tape. The scaled gradients flow back through the float16 activations
+        (where unscaled ones would underflow) to the float32 variables; a
+        ``LossScaleOptimizer``'s ``apply_gradients`` then checks that every gradient is
+        finite: if so it divides them by the scale and lets the inner optimizer apply them
+        (doubling the scale after ``dynamic_growth_steps`` finite steps), else it skips the
+        update (weights, slots and ``iterations`` unchanged) and halves the scale.
 
         Args:
             tape: the tape that recorded ``loss``; used once here.
@@ -257,6 +309,13 @@ class AdversarialModel(keras.Model):
             upstream = upstream / tf.cast(replicas, loss.dtype)
         gradients = tape.gradient(loss, variables, output_gradients=upstream)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
+
+    def loss_scale(self, optimizer: keras.optimizers.Optimizer) -> tf.Tensor:
+        """float32 scalar: the factor ``optimizer`` scales losses by (its current dynamic
+        scale for a ``LossScaleOptimizer``, else 1), for gradients taken inside a loss (R1's
+        input gradient), which underflow in float16 as the loss's own would."""
+        return tf.stop_gradient(tf.cast(optimizer.scale_loss(tf.ones((), tf.float32)),
+                                        tf.float32))
 
     def step_seed(self, step: tf.Tensor | int, stream: int) -> tf.Tensor:
         """The int64 ``[2]`` stateless seed of draw ``stream`` at train step ``step``.

@@ -144,8 +144,11 @@ class DCGAN(AdversarialModel):
                 with tf.GradientTape() as penalty_tape:
                     penalty_tape.watch(real_in)
                     real_out = self.discriminator(real_in, training=True)
-                    real_sum = tf.reduce_sum(real_out)
-                penalty = r1_penalty(penalty_tape.gradient(real_sum, real_in))
+                    # Scaled like the loss (fp16: the input gradient runs through float16
+                    # activations and would underflow), unscaled below; 1 without scaling.
+                    scale = self.loss_scale(self.d_optimizer)
+                    real_sum = tf.reduce_sum(real_out) * scale
+                penalty = r1_penalty(penalty_tape.gradient(real_sum, real_in) / scale)
             else:
                 real_out = self.discriminator(real_in, training=True)
             fake_out = self.discriminator(self._augment(fake, step, stream=3), training=True)
