@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -130,3 +131,64 @@ def test_mirrored_training_on_two_logical_cpus(tmp_path):
     config = json.load(open(os.path.join(result.run_dir, "config.json")))
     assert config["resolved"]["replicas"] == 2
     assert tf.reduce_all(tf.math.is_finite(result.model.generate(2)))
+
+
+class _CrashMidEpoch(keras.callbacks.Callback):
+    """Crash in the second epoch, after its step checkpoint at global step 6 (batch 2 of 4)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch == 1 and batch == 2:
+            raise RuntimeError("simulated crash")
+
+
+class _TrackerCounts(keras.callbacks.Callback):
+    """The number of values the d_loss tracker has averaged after each batch of epoch 2."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch == 1:
+            self.counts.append(float(np.asarray(self.model.trackers["d_loss"].count)))
+
+
+@pytest.mark.parametrize("strategy", ["default", "mirrored"])
+def test_a_crash_mid_epoch_resumes_from_the_step_checkpoint(tmp_path, strategy):
+    devices = ["/cpu:0", "/cpu:1"] if strategy == "mirrored" else None
+    settings = dict(epochs=3, steps_per_epoch=4, checkpoint_every_steps=3,
+                    step_checkpoints_to_keep=2, strategy=strategy, devices=devices)
+    whole_counts = _TrackerCounts()
+    train(tiny_config(tmp_path / "whole", **settings), callbacks=[whole_counts], verbose=0)
+    config = tiny_config(tmp_path / "split", **settings)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, callbacks=[_CrashMidEpoch()], verbose=0)
+    steps_dir = os.path.join(config.output, "checkpoints", "steps")
+    assert sorted(f for f in os.listdir(steps_dir) if f.endswith(".index")) == [
+        "step-3.index", "step-6.index"]
+    resumed_counts = _TrackerCounts()
+    resumed = train(config, callbacks=[resumed_counts], verbose=0)
+    record = json.load(open(os.path.join(config.output, "config.json")))
+    assert record["resumes"][-1]["from_epoch"] == 1
+    assert record["resumes"][-1]["from_batch"] == 2
+    # the interrupted epoch ran only its last 2 steps, and the total is the uninterrupted one
+    assert int(np.asarray(resumed.model.d_optimizer.iterations)) == 3 * 4
+    # and its trackers went on from the 2 values of the steps before the crash, so its logged
+    # averages cover all 4 steps (exactness of the values: tests/test_kill_resume.py)
+    assert resumed_counts.counts == whole_counts.counts[2:]
+    assert len(resumed.history["d_loss"]) == 3
+
+
+def test_step_checkpoints_need_a_known_epoch_length(tmp_path, monkeypatch):
+    from tfgan_apps import training
+
+    monkeypatch.setattr(training, "_batches_per_pass", lambda dataset: None)
+    with pytest.raises(UserError, match="checkpoint_every_steps.*steps_per_epoch"):
+        train(tiny_config(tmp_path, checkpoint_every_steps=2, steps_per_epoch=None), verbose=0)
+    assert not os.path.exists(os.path.join(tmp_path, "run", "checkpoints"))
