@@ -54,7 +54,7 @@ def test_unknown_application(tmp_path):
 def test_train_writes_the_run_directory(tmp_path):
     result = train(tiny_config(tmp_path), verbose=0)
     run = result.run_dir
-    for name in ("config.json", "history.json", "loss_curves.png", "model.keras",
+    for name in ("config.json", "history.json", "loss_curves.png", "model.keras", "report.html",
                  "samples/epoch_0001.png", "samples/epoch_0002.png"):
         assert os.path.isfile(os.path.join(run, name)), name
     assert os.listdir(os.path.join(run, "logs", "train"))  # TensorBoard scalars

@@ -176,6 +176,7 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"  model:        {result.model_path}")
     print(f"  samples:      {result.samples_dir}/")
     print(f"  loss curves:  {os.path.join(result.run_dir, 'loss_curves.png')}")
+    print(f"  report:       {os.path.join(result.run_dir, 'report.html')}")
     if result.evaluation:
         print(f"  evaluation:   {os.path.join(result.run_dir, 'evaluation.json')}")
         for line in _format_evaluation(result.evaluation):

@@ -32,6 +32,7 @@ from tfgan_apps.config import STRATEGIES, TrainConfig
 from tfgan_apps.errors import UserError
 from tfgan_apps.memory import gigabytes, physical_memory_bytes, training_bytes
 from tfgan_apps.models import AdversarialModel
+from tfgan_apps.report import write_report
 from tfgan_apps.runs import RunDirectory, default_run_dir
 
 logger = logging.getLogger(__name__)
@@ -337,5 +338,6 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     evaluation = application.evaluate(config, model, data)
     if evaluation is not None:
         write_json(evaluation, run.evaluation_path, "evaluation")
+    write_report(run.path)
     return TrainResult(run.path, model, history.history, run.samples_dir, run.model_path,
                        config, evaluation)
