@@ -194,3 +194,36 @@ def test_fid_every_epoch_is_in_the_history(tmp_path):
     assert history["fid"][0] is None and all(v >= 0 for v in history["fid"][1:])
     assert len(history["fid"]) == 3 and len(history["kid"]) == 3
     assert result.history["fid"] == history["fid"]
+
+
+def test_unpaired_translation_measures_of_the_identity():
+    from tfgan_apps.metrics import unpaired_translation_measures
+
+    rng = np.random.default_rng(0)
+    sources = rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    references = rng.integers(0, 128, (6, 16, 16, 3), dtype=np.uint8)
+    truths = 255 - sources
+    figures = unpaired_translation_measures(sources, sources, references, truths)
+    # doing nothing: colour distance 1 (relative to itself), edges kept, no PSNR gain
+    assert figures["colour_sw_relative"] == pytest.approx(1.0)
+    assert figures["edge_correlation"] == pytest.approx(1.0, abs=1e-4)
+    assert figures["psnr_gain_db"] == pytest.approx(0.0, abs=1e-3)
+    assert figures["ssim"] == figures["identity_ssim"]
+    without_truth = unpaired_translation_measures(truths, sources, references)
+    assert set(without_truth) == {"colour_sw_relative", "edge_correlation"}
+    # the negative keeps every edge (gradient magnitudes ignore the sign of a contrast)
+    assert without_truth["edge_correlation"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_cli_evaluate_cyclegan_run(tmp_path, capsys):
+    run_dir = tmp_path / "cyclegan"
+    train(get_application("cyclegan").resolve(TrainConfig.create(
+        "cyclegan", dataset="builtin", image_size=32, batch_size=1, epochs=1,
+        steps_per_epoch=2, base_filters=4, num_residual_blocks=1, xla=False,
+        output=str(run_dir))), verbose=0)
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--num", "12", "--batch-size", "5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["application"] == "cyclegan" and report["images"] == 12
+    assert report["colour_sw_relative"] > 0 and -1 <= report["edge_correlation"] <= 1
+    assert report["identity_psnr_db"] > 0 and "psnr_gain_db" in report

@@ -6,8 +6,10 @@
 - pix2pix: its final evaluation on the validation split of its own data (segmentation: mean
   and per-class IoU, pixel accuracy, confusion matrix; paired translation: L1).
 
-CycleGAN is not covered yet (``benchmarks/quality_cyclegan.py`` measures PSNR to a known truth,
-colour distance and edge correlation where a truth exists).
+- CycleGAN: A -> B on ``num`` test images of its data
+  (:func:`tfgan_apps.metrics.unpaired_translation_measures`): colour distance to real B
+  relative to the identity, edge correlation with the input, and on the built-in style set,
+  whose true translations are known, PSNR/SSIM to the truth beside the identity's.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
+
 from tfgan_apps.apps import application_for_model, get_application
+from tfgan_apps.data.convert import from_signed_unit, to_signed_unit
 from tfgan_apps.data.pipelines import load_generation_dataset
 from tfgan_apps.errors import UserError
 from tfgan_apps.feature_metrics import compare_image_sets, feature_extractor
+from tfgan_apps.metrics import unpaired_translation_measures
 from tfgan_apps.runs import RunDirectory
 
 
@@ -70,6 +76,45 @@ def evaluate_run(run_dir: str, *, dataset: str | None = None, data_dir: str | No
         if report is None:
             raise UserError(f"{run_dir} was trained without validation data to evaluate on")
         return {"application": "pix2pix", **report}
-    raise UserError(f"evaluate supports DCGAN and pix2pix runs; {run_dir} is a "
-                    f"{application.name} run (see benchmarks/quality_cyclegan.py for its "
-                    "measures)")
+    if application.name == "cyclegan":
+        return {"application": "cyclegan", **_evaluate_cyclegan(model, config, num,
+                                                                 batch_size)}
+    raise UserError(f"evaluate supports DCGAN, pix2pix and CycleGAN runs; {run_dir} is a "
+                    f"{application.name} run")
+
+
+def _uint8(images: Any) -> np.ndarray:
+    return from_signed_unit(images).numpy()
+
+
+def _evaluate_cyclegan(model: Any, config: Any, num: int, batch_size: int) -> dict[str, Any]:
+    """A -> B measures on up to ``num`` un-augmented test images (the built-in set: with its
+    truth; TFDS ``cycle_gan/*``: the test split; folders: the training folders)."""
+    from tfgan_apps.data.unpaired import load_style_test_triplets, resolve_unpaired_name
+
+    config = get_application("cyclegan").resolve(config)
+    size = config.image_size  # the generators take any size: evaluate at the trained one
+    options = config.options
+    truths = None
+    if options.data_dir_a is None and resolve_unpaired_name(config.dataset or "builtin",
+                                                            size)[0].startswith("tfgan_shapes"):
+        batches = list(load_style_test_triplets(config.dataset or "builtin", image_size=size,
+                                                batch_size=batch_size).take(
+            -(-num // batch_size)))
+        sources, references, truths = (np.concatenate([_uint8(b[k]) for b in batches])[:num]
+                                       for k in ("image_a", "image_b", "image_a_in_b"))
+        source = "test split (with its true translations)"
+    else:
+        application = get_application("cyclegan")
+        split = {} if options.data_dir_a else {"split": "test"}
+        pairs = application._load(config, image_size=size, batch_size=batch_size,
+                                  augment=False, shuffle=False, **split)
+        batches = list(pairs.take(-(-num // batch_size)).as_numpy_iterator())
+        sources, references = (np.concatenate([_uint8(b[i]) for b in batches])[:num]
+                               for i in (0, 1))
+        source = "training folders" if options.data_dir_a else "test split"
+    translated = np.concatenate([
+        _uint8(model.g_ab(to_signed_unit(sources[i:i + batch_size]), training=False))
+        for i in range(0, len(sources), batch_size)])
+    return {"direction": "a2b", "images": int(len(sources)), "data": source,
+            **unpaired_translation_measures(translated, sources, references, truths)}

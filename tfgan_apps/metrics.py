@@ -360,3 +360,37 @@ def edge_correlation(images: Any, references: Any) -> np.ndarray:
     denominator = tf.sqrt(tf.reduce_sum(x * x, axis=1) * tf.reduce_sum(y * y, axis=1))
     correlation = tf.reduce_sum(x * y, axis=1) / denominator  # 0/0 = NaN for flat images
     return correlation.numpy()
+
+
+def unpaired_translation_measures(translated: Any, sources: Any, references: Any,
+                                  truths: Any = None) -> dict[str, float]:
+    """The three measures an unpaired translation (CycleGAN A -> B) is judged on.
+
+    Args:
+        translated: ``G(sources)``, uint8 ``[N, H, W, 3]``.
+        sources: the inputs (domain A), uint8 ``[N, H, W, 3]``.
+        references: real, unrelated target-domain images (domain B), uint8 ``[M, H, W, 3]``.
+        truths: the true translations of ``sources`` when known (the built-in style set),
+            uint8 ``[N, H, W, 3]``; None leaves out the figures that need them.
+
+    Returns:
+        ``colour_sw_relative`` (:func:`relative_colour_sliced_wasserstein`: 1 = identity, 0 =
+        B's colours), ``edge_correlation`` (:func:`edge_correlation` with the input, mean over
+        images with edges), and with ``truths``: ``psnr_db``, ``ssim``, ``identity_psnr_db``,
+        ``identity_ssim`` (of the input itself) and ``psnr_gain_db``.
+    """
+    figures = {
+        "colour_sw_relative": relative_colour_sliced_wasserstein(translated, sources,
+                                                                 references),
+        # nanmean: a scene without any edge gives NaN (see edge_correlation)
+        "edge_correlation": float(np.nanmean(edge_correlation(translated, sources))),
+    }
+    if truths is not None:
+        figures.update({
+            "psnr_db": float(psnr(translated, truths).mean()),
+            "ssim": float(ssim(translated, truths).mean()),
+            "identity_psnr_db": float(psnr(sources, truths).mean()),
+            "identity_ssim": float(ssim(sources, truths).mean()),
+        })
+        figures["psnr_gain_db"] = figures["psnr_db"] - figures["identity_psnr_db"]
+    return {k: round(v, 4) for k, v in figures.items()}
