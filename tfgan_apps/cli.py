@@ -469,9 +469,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with quiet_stderr():
         tf.config.list_physical_devices()  # CUDA probing chatter, not the user's business
     args = None
+    library_log = logging.getLogger("tfgan_apps")
+    propagate = library_log.propagate
     try:
         args = build_parser().parse_args(argv)
         _show_library_log(getattr(args, "quiet", False))
+        # Shown once, by our handler: absl's first log line (TFDS logs through it) calls
+        # logging.basicConfig(), whose root handler would repeat every line.
+        library_log.propagate = False
         return args.func(args)
     except UserError as error:
         if os.environ.get("TFGAN_APPS_DEBUG"):
@@ -491,6 +496,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        library_log.propagate = propagate  # an in-process caller's logging is left as it was
 
 
 if __name__ == "__main__":
