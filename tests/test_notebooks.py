@@ -110,3 +110,18 @@ def test_dcgan_notebook_describes_todays_generator():
     assert "selects matplotlib's file-only" not in text  # importing never changes the backend
     assert "stride-2 **transposed** convolutions double the size" not in text
     assert "upsampling" in text
+
+
+def test_serving_notebook_goes_through_the_client_not_the_tests():
+    notebook = NOTEBOOK_DIR / "04_serving.ipynb"
+    code = _code(notebook)
+    text = "\n".join(cell.source for cell in nbformat.read(notebook, as_version=4).cells)
+    assert "serving_fakes" not in code and "from tests" not in code and "import tests" not in code
+    # the client builds the REST body and decodes the answer; the config and docker command
+    for name in ("rest_request", "decode_rest_outputs", "write_models_config", "docker_command",
+                 "tf.make_ndarray", "tf_serving_warmup_requests", "export_saved_model"):
+        assert name in code, name
+    # a real deployment is shown as text, never executed (no server runs in the suite)
+    assert "predict_rest(" not in code and "predict_grpc(" not in code
+    for shown in ("docker run", "curl", "predict_rest(\"localhost:8501\""):
+        assert shown in text, shown
