@@ -237,3 +237,22 @@ def test_label_smoothing_and_instance_noise_train_and_round_trip(round_trip):
         small_pix2pix(label_smoothing=1.0)
     with pytest.raises(UserError, match="instance_noise"):
         small_pix2pix(instance_noise=-1.0)
+
+
+def test_translation_evaluation_reports_psnr_and_ssim():
+    from tfgan_apps.apps import get_application
+    from tfgan_apps.training import PreparedData
+
+    rng = np.random.default_rng(1)
+    images = rng.uniform(-1, 1, (6, 32, 32, 3)).astype("float32")
+    targets = -images
+    model = Pix2Pix(mode="translation", image_size=32, base_filters=4, seed=0)
+    model.compile()
+    validation = tf.data.Dataset.from_tensor_slices((images, targets)).batch(4)
+    report = get_application("pix2pix").evaluate(
+        None, model, PreparedData(validation, validation, {"mode": "translation"}))
+    outputs = np.asarray(model(images, training=False))
+    # 8-bit PSNR on [0, 1] intensities, per image, then the mean
+    mse = (((outputs + 1) / 2 - (targets + 1) / 2) ** 2).mean(axis=(1, 2, 3))
+    assert report["psnr_db"] == pytest.approx(float(np.mean(10 * np.log10(1 / mse))), rel=1e-4)
+    assert -1 <= report["ssim"] <= 1 and report["l1_loss"] >= 0

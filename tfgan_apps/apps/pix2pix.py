@@ -23,6 +23,7 @@ from tfgan_apps.config import Pix2PixOptions, TrainConfig
 from tfgan_apps.data.paired import load_pix2pix_data
 from tfgan_apps.errors import UserError
 from tfgan_apps.export.pix2pix import build_pix2pix_archive
+from tfgan_apps.metrics import psnr, ssim
 from tfgan_apps.models import AdversarialModel, Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator, unet_depth
 from tfgan_apps.precision import precision_scope
@@ -146,12 +147,19 @@ class Pix2PixApplication(Application):
     def evaluate(self, config: TrainConfig, model: AdversarialModel,
                  data: PreparedData) -> dict[str, Any] | None:
         """Segmentation: mean and per-class IoU, pixel accuracy and the confusion matrix of
-        the validation split (None without one); translation: its L1 loss."""
+        the validation split (None without one); translation: its L1 loss, and the mean PSNR
+        (dB) and SSIM of the outputs against their targets."""
         if data.validation is None:
             return None
         if data.facts["mode"] != "segmentation":
             logs = model.evaluate(data.validation, return_dict=True, verbose=0)
-            return {"split": "validation", "l1_loss": float(logs["l1_loss"])}
+            scores: dict[str, list[np.ndarray]] = {"psnr_db": [], "ssim": []}
+            for inputs, targets in data.validation:
+                outputs = model(inputs, training=False)
+                scores["psnr_db"].append(psnr(outputs, targets))
+                scores["ssim"].append(ssim(outputs, targets))
+            return {"split": "validation", "l1_loss": float(logs["l1_loss"]),
+                    **{k: float(np.concatenate(v).mean()) for k, v in scores.items()}}
         report = model.evaluate_segmentation(data.validation)
         names = data.facts.get("class_names") or [
             f"class_{k}" for k in range(len(report["per_class_iou"]))]
