@@ -9,9 +9,11 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfgan_apps import TrainConfig, UserError, get_application, train
 from tfgan_apps.cli import main
+from tfgan_apps.errors import UserPathError
 from tfgan_apps.feature_metrics import (
     INCEPTION_WEIGHTS_FILE,
     FeatureMoments,
@@ -227,3 +229,46 @@ def test_cli_evaluate_cyclegan_run(tmp_path, capsys):
     assert report["application"] == "cyclegan" and report["images"] == 12
     assert report["colour_sw_relative"] > 0 and -1 <= report["edge_correlation"] <= 1
     assert report["identity_psnr_db"] > 0 and "psnr_gain_db" in report
+
+
+def _stand_in_fid_graph(path) -> None:
+    """A frozen TF1 GraphDef with the original FID graph's interface: input ``ExpandDims:0``
+    (float [1, H, W, 3] in [0, 255]), output ``pool_3:0`` ([1, 1, 1, C]); here C = 6: each
+    channel's mean and its square's mean / 255."""
+    graph = tf.Graph()
+    with graph.as_default():
+        pixels = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="DecodeJpeg")
+        expanded = tf.identity(pixels, name="ExpandDims")
+        mean = tf.reduce_mean(expanded, axis=[1, 2], keepdims=True)
+        square = tf.reduce_mean(expanded * expanded, axis=[1, 2], keepdims=True) / 255.0
+        tf.concat([mean, square], axis=-1, name="pool_3")
+    with open(path, "wb") as f:
+        f.write(graph.as_graph_def().SerializeToString())
+
+
+def test_fid_inception_graph_extractor_feeds_the_graph_as_the_reference_does(tmp_path):
+    from tfgan_apps.feature_metrics import feature_extractor
+
+    path = str(tmp_path / "classify_image_graph_def.pb")
+    _stand_in_fid_graph(path)
+    extract = feature_extractor(path)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 10, 3)).astype("float32")
+    features = np.asarray(extract(images))
+    pixels = (images + 1) * 127.5  # the reference feeds [0, 255]
+    want = np.concatenate([pixels.mean(axis=(1, 2)), (pixels ** 2).mean(axis=(1, 2)) / 255],
+                          axis=-1)
+    np.testing.assert_allclose(features, want, rtol=1e-5)
+    gray = np.asarray(extract(images[..., :1]))  # grayscale is repeated to RGB
+    assert gray.shape == (3, 6) and np.allclose(gray[:, 0], gray[:, 1])
+
+    with pytest.raises(UserPathError, match="not found.*inception-2015-12-05"):
+        feature_extractor(str(tmp_path / "missing.pb"))
+    (tmp_path / "junk.pb").write_bytes(b"not a graph")
+    with pytest.raises(UserError, match="junk.pb is not"):
+        feature_extractor(str(tmp_path / "junk.pb"))
+    other = tf.Graph()
+    with other.as_default():
+        tf.constant(1.0, name="x")
+    (tmp_path / "other.pb").write_bytes(other.as_graph_def().SerializeToString())
+    with pytest.raises(UserError, match="not the FID Inception graph"):
+        feature_extractor(str(tmp_path / "other.pb"))

@@ -399,8 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=_positive_int, default=2000,
                    help="DCGAN: images of each set (default %(default)s)")
     p.add_argument("--features", default="inception",
-                   help="DCGAN: 'inception' (InceptionV3 weights from the Keras cache) or a "
-                   ".keras feature model (default %(default)s)")
+                   help="DCGAN: 'inception' (InceptionV3 weights from the Keras cache), the "
+                   "original FID graph (classify_image_graph_def.pb) or a .keras feature model "
+                   "(default %(default)s)")
     p.add_argument("--batch-size", type=_positive_int, default=50)
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.set_defaults(func=_run_evaluate)

@@ -216,10 +216,70 @@ def keras_model_extractor(path: str) -> FeatureExtractor:
     return extract
 
 
+#: the original FID graph (Heusel et al. 2017, TTUR's ``fid.py``), inside this archive
+FID_GRAPH_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
+FID_GRAPH_FILE = "classify_image_graph_def.pb"
+
+
+def fid_inception_graph_extractor(path: str) -> FeatureExtractor:
+    """The ``pool_3`` features (2048-d) of the original FID Inception graph, for FID figures
+    comparable with published ones (Keras's InceptionV3 weights differ from it).
+
+    The frozen TF1 GraphDef (:data:`FID_GRAPH_FILE` from :data:`FID_GRAPH_URL`) is imported into
+    a ``tf.compat.v1.wrap_function`` with its input ``ExpandDims:0`` mapped to ours: float
+    ``[1, H, W, 3]`` in [0, 255], which the graph resizes to 299x299 itself, as the reference
+    implementation feeds it. Images go through one at a time: the graph's shapes were
+    frozen for a batch of one.
+
+    Args:
+        path: the ``.pb`` file.
+
+    Raises:
+        UserPathError: the file is not there (the message says where it comes from).
+        UserError: the file is not that graph (no ``ExpandDims:0`` / ``pool_3:0``).
+    """
+    if not os.path.isfile(path):
+        raise UserPathError(f"FID Inception graph {path} not found: take {FID_GRAPH_FILE} "
+                            f"from {FID_GRAPH_URL} (nothing is downloaded at run time)")
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        with open(path, "rb") as f:
+            graph_def.ParseFromString(f.read())
+    except Exception as error:  # protobuf's DecodeError and friends
+        raise UserError(f"{path} is not a TensorFlow GraphDef ({error})") from None
+
+    def import_graph(images: tf.Tensor) -> tf.Tensor:
+        (pool,) = tf.graph_util.import_graph_def(
+            graph_def, input_map={"ExpandDims:0": images}, return_elements=["pool_3:0"],
+            name="fid_inception")
+        return pool
+
+    try:
+        wrapped = tf.compat.v1.wrap_function(
+            import_graph, [tf.TensorSpec([1, None, None, 3], tf.float32)])
+    except (ValueError, KeyError, tf.errors.OpError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise UserError(f"{path} is not the FID Inception graph (it needs the tensors "
+                        f"ExpandDims:0 and pool_3:0): {first}") from None
+
+    def extract(images: tf.Tensor) -> tf.Tensor:
+        images = tf.convert_to_tensor(images, tf.float32)
+        if images.shape[-1] == 1:
+            images = tf.image.grayscale_to_rgb(images)
+        pixels = (images + 1.0) * 127.5
+        return tf.concat([tf.reshape(wrapped(pixels[i:i + 1]), (1, -1))
+                          for i in range(int(images.shape[0]))], axis=0)
+
+    return extract
+
+
 def feature_extractor(features: str = "inception") -> FeatureExtractor:
-    """``"inception"`` (:func:`inception_v3_extractor`) or the path of a ``.keras`` model."""
+    """``"inception"`` (:func:`inception_v3_extractor`), the path of the original FID graph
+    (a ``.pb`` file: :func:`fid_inception_graph_extractor`) or of a ``.keras`` model."""
     if features == "inception":
         return inception_v3_extractor()
+    if features.endswith(".pb"):
+        return fid_inception_graph_extractor(features)
     return keras_model_extractor(features)
 
 
