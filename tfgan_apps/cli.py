@@ -84,8 +84,11 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
     parser.add_argument("--seed", type=_non_negative_int,
                         help=f"seed of weights, data and noise{_default_text(defaults.seed)}")
     parser.add_argument("--strategy", choices=list(STRATEGIES),
-                        help="mirrored: synchronous data parallelism over all GPUs "
-                        "(or --devices); default: one device")
+                        help="default: one device; auto: mirrored when several GPUs are "
+                        "visible; mirrored: synchronous data parallelism over all GPUs (or "
+                        "--devices); multiworker: MultiWorkerMirroredStrategy over the machines "
+                        "in TF_CONFIG (only worker 0 / the chief writes --output). --batch-size "
+                        "is the global batch, split over all replicas")
     parser.add_argument("--devices", nargs="+", help="devices for --strategy mirrored")
     xla = {None: "on for one device", True: "on", False: "off"}[defaults.xla]
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction,

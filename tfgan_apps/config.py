@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from tfgan_apps.errors import UserError, UserPathError
 
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "auto", "mirrored", "multiworker")
 #: ``TrainConfig.precision`` values (Keras dtype policies in :mod:`tfgan_apps.precision`)
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: the preset every application has: its option defaults, the measured best settings
@@ -365,7 +365,8 @@ class TrainConfig:
             Heusel et al. 2017); None: ``learning_rate``.
         output: run directory (default ``runs/<app>-<timestamp>``); an existing one resumes.
         seed: seed of weights, data order and training noise.
-        strategy: ``default`` (one device) or ``mirrored`` (all GPUs, or ``devices``).
+        strategy: ``default`` (one device), ``auto`` (``mirrored`` with several GPUs), ``mirrored``
+            (all GPUs, or ``devices``) or ``multiworker`` (the machines of ``TF_CONFIG``).
         devices: devices for ``mirrored`` (e.g. ``("/gpu:0", "/gpu:1")``).
         xla: True/False forces XLA; None takes the application's choice (pix2pix: off, slower
             than oneDNN for the U-Net on CPU) and else on for one device or GPU replicas.

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------ strategy and XLA
 _MIRRORED_STRATEGIES: dict[tuple[str, ...] | None, tf.distribute.MirroredStrategy] = {}
+_MULTI_WORKER_STRATEGY: list[tf.distribute.MultiWorkerMirroredStrategy] = []
 
 
 def make_strategy(name: str = "default", devices: Sequence[str] | None = None
@@ -47,9 +48,13 @@ def make_strategy(name: str = "default", devices: Sequence[str] | None = None
     """The ``tf.distribute`` strategy for a run.
 
     Args:
-        name: ``default`` (the current default strategy: one device) or ``mirrored``
-            (synchronous data parallelism over ``devices``, default all visible GPUs, or the
-            CPU when there is none).
+        name: ``default`` (the current default strategy: one device); ``auto``
+            (``mirrored`` over all visible GPUs when there are several, else ``default``);
+            ``mirrored`` (synchronous data parallelism over ``devices``, default all visible
+            GPUs, or the CPU when there is none); ``multiworker``
+            (``MultiWorkerMirroredStrategy``: synchronous data parallelism over the machines
+            that ``TF_CONFIG`` lists, each with its local GPUs or CPU). The batch size is
+            always the global one, split over all replicas.
         devices: device names for ``mirrored``.
 
     One ``MirroredStrategy`` per device set is made per process and reused: a second one
@@ -57,8 +62,19 @@ def make_strategy(name: str = "default", devices: Sequence[str] | None = None
     synchronized batch norm) then collide with the first one's and abort with "Shape mismatch
     in the collective instance" (seen in TF 2.21 when a notebook or test trains twice).
     """
+    if name == "auto":
+        name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
     if name == "default":
         return tf.distribute.get_strategy()
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise UserError("needs the cluster in the TF_CONFIG environment variable (JSON "
+                            "{\"cluster\": {\"worker\": [\"host1:port\", ...]}, \"task\": "
+                            "{\"type\": \"worker\", \"index\": I}}) on every worker",
+                            option="strategy")
+        if not _MULTI_WORKER_STRATEGY:  # one per process: it configures the collectives
+            _MULTI_WORKER_STRATEGY.append(tf.distribute.MultiWorkerMirroredStrategy())
+        return _MULTI_WORKER_STRATEGY[0]
     if name == "mirrored":
         key = tuple(devices) if devices else None
         if key not in _MIRRORED_STRATEGIES:
@@ -96,6 +112,34 @@ def resolve_xla(requested: bool | None, strategy: tf.distribute.Strategy) -> boo
             "(xla=False, --no-xla) with the mirrored strategy on CPU (XLA works on one device "
             "or GPUs)", option="xla")
     return bool(requested)
+
+
+def shard_by_data(dataset: tf.data.Dataset | None, strategy: tf.distribute.Strategy
+                  ) -> tf.data.Dataset | None:
+    """``dataset`` with ``AutoShardPolicy.DATA`` under multi-worker: every worker reads the
+    same pipeline and keeps its replicas' part of each global batch (the default, FILE, fails
+    on the one-file TFDS sets and in-memory data, and would change the order)."""
+    if dataset is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return dataset.with_options(options)
+
+
+def worker_run_dir(path: str, strategy: tf.distribute.Strategy) -> str:
+    """Where this process writes a run: ``path`` for the chief (and without multi-worker);
+    ``path/.workers/TYPE-INDEX`` for the other workers, which train and checkpoint the same
+    state there (each resumes from its own checkpoints) but never write the chief's files."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return path
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    if task_type is None or task_type == "chief" or (
+            task_type == "worker" and task_id == 0 and not has_chief):
+        return path
+    return os.path.join(path, ".workers", f"{task_type}-{task_id}")
 
 
 # -------------------------------------------------------------------------------- train
@@ -248,15 +292,21 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     config = application.resolve(config)
     config.validate()
     application.check(config)
-    run = RunDirectory(config.output or default_run_dir(config.app))
+    if config.strategy == "multiworker" and not config.output:
+        raise UserError("needs {output}: every worker must name the same run directory",
+                        option="strategy", mentions=("output",))
+    # first: MultiWorkerMirroredStrategy must configure the collectives before other TF work
+    strategy = make_strategy(config.strategy, config.devices)
+    run = RunDirectory(worker_run_dir(config.output or default_run_dir(config.app), strategy))
     changes = run.check_resume(config)
 
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(config.strategy, config.devices)
     jit_compile = resolve_xla(config.xla, strategy)
     data = application.datasets(config)
+    data = PreparedData(shard_by_data(data.train, strategy),
+                        shard_by_data(data.validation, strategy), data.facts)
     train_data = data.train
     # One endless iterator over the data for the whole run (when the epoch length is known),
     # so a resumed run can skip exactly the batches already seen and continue in the same order.
@@ -323,7 +373,7 @@ def run_training(application: TrainingApplication, config: TrainConfig,
         # first fit runs that epoch's remaining batches and stops. Its data is a fresh
         # pipeline moved to the next batch, so `train_data` (whose shuffle seeds advance with
         # each iterator made from it) is still unused for the epochs after it.
-        rest = application.datasets(config).train.repeat().skip(
+        rest = shard_by_data(application.datasets(config).train, strategy).repeat().skip(
             initial_epoch * steps_per_epoch + resumed_batches)
         model.fit(rest, epochs=config.epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps_per_epoch - resumed_batches,

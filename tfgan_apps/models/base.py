@@ -2,14 +2,15 @@
 
 Subclasses (DCGAN, pix2pix, CycleGAN) hold functional networks built by
 :mod:`tfgan_apps.networks`, declare them in ``network_names`` and their logged figures in
-``tracker_names``, and implement ``train_networks`` (one step's updates) and ``test_step`` with
-the helpers below. The contract:
+``tracker_names``, and implement ``train_networks`` (one step's updates) and ``test_networks``
+with the helpers below. The contract:
 
 - ``train_step(data)`` (the base's, final): reads the step counter, calls
   ``train_networks(data, step)``, then advances the counter by one;
 - ``train_networks(data, step) -> logs``: the subclass's forward passes and losses; every
   update goes through ``optimize(tape, loss, optimizer, variables)``, once per optimizer;
-- ``test_step(data) -> logs``: the subclass's evaluation figures, with no update of any kind;
+- ``test_networks(data) -> logs``: the subclass's evaluation figures, with no update of any
+  kind (``test_step``, the base's, calls it);
 - ``step_seed(step, stream)`` / ``replica_normal(...)``: the stateless randomness of a step.
 
 The base owns:
@@ -84,6 +85,17 @@ def _loss_scaled(optimizer: keras.optimizers.Optimizer, name: str
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer, name=name)
+
+
+def _reducible_across_workers(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Scalar logs as ``[1]`` under ``MultiWorkerMirroredStrategy``: Keras 3 reduces a
+    multi-worker step's logs with ``strategy.reduce("MEAN", value, axis=0)``, which fails on
+    scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388); with a batch axis it gives the same scalar mean."""
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) if value.shape.rank == 0 else value
+            for name, value in logs.items()}
 
 
 class AdversarialModel(keras.Model):
@@ -258,7 +270,16 @@ class AdversarialModel(keras.Model):
         step = tf.convert_to_tensor(self.step_counter)  # read before this step's update
         logs = self.train_networks(data, step)
         self.step_counter.assign_add(1)
-        return logs
+        return _reducible_across_workers(logs)
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One evaluation step: :meth:`test_networks` (subclasses implement that)."""
+        return _reducible_across_workers(self.test_networks(data))
+
+    def test_networks(self, data: Any) -> dict[str, tf.Tensor]:
+        """Subclass hook: the evaluation figures of one replica's batch ``data``, without any
+        update (returns what ``evaluate`` and ``fit``'s validation display)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement test_networks")
 
     def train_networks(self, data: Any, step: tf.Tensor) -> dict[str, tf.Tensor]:
         """Subclass hook: one step's updates on one replica's batch ``data``.

@@ -222,7 +222,7 @@ class CycleGAN(AdversarialModel):
         self.optimize(tape, d_loss, self.d_optimizer, self.discriminator_variables())
         return self.update_trackers({**g_losses, **d_losses})
 
-    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+    def test_networks(self, data: Any) -> dict[str, tf.Tensor]:
         """Evaluation: the six training figures in inference mode, the discriminators judging
         the current fakes (not the pools'); no update, no pool write."""
         real_a, real_b = _domains(data)

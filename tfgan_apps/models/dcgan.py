@@ -200,7 +200,7 @@ class DCGAN(AdversarialModel):
             value = tf.cast(weight, average.dtype)
             average.assign(value + tf.cast(decay, average.dtype) * (average - value))
 
-    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+    def test_networks(self, data: Any) -> dict[str, tf.Tensor]:
         """Evaluation: ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` on the real batch
         against fakes from one noise batch (inference mode, no update of any kind).
 

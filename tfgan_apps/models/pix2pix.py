@@ -315,7 +315,7 @@ class Pix2Pix(AdversarialModel):
             logs["mean_iou"] = self.mean_iou.result()
         return logs
 
-    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+    def test_networks(self, data: Any) -> dict[str, tf.Tensor]:
         """Validation: the reconstruction loss, and for segmentation pixel accuracy, mean IoU
         and ``iou_class_k`` (NaN for a class absent from labels and predictions so far)."""
         images, targets = data[0], data[1]

@@ -1,0 +1,84 @@
+"""--strategy multiworker: two real worker processes on 127.0.0.1 with TF_CONFIG (issue 11)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import tfgan_apps  # noqa: F401  (registers the model classes model.keras names)
+from tfgan_apps import TrainConfig, UserError, train
+
+TINY = ["--dataset", "builtin", "--batch-size", "8", "--image-size", "16", "--channels", "1",
+        "--latent-dim", "8", "--base-filters", "8", "--steps-per-epoch", "3", "--epochs", "2",
+        "--deterministic", "--seed", "3", "--quiet", "--no-xla"]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _files(root: str) -> set[str]:
+    return {os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root)
+            for f in files}
+
+
+@pytest.mark.slow
+def test_two_workers_train_the_same_model_and_only_the_chief_writes_the_run(tmp_path):
+    run_dir = str(tmp_path / "run")
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # the built-in dataset is prepared once, before two processes could race to write it
+    train(TrainConfig.create("dcgan", dataset="builtin", image_size=16, channels=1,
+                             batch_size=8, epochs=1, steps_per_epoch=1, latent_dim=8,
+                             base_filters=8, xla=False, output=str(tmp_path / "prepare")),
+          verbose=0)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "tfgan_apps.cli", "train", "dcgan", *TINY, "--strategy",
+         "multiworker", "--output", run_dir],
+        env={**env, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                             "task": {"type": "worker", "index": index}})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(2)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err[-3000:]
+
+    chief = keras.models.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    other_dir = os.path.join(run_dir, ".workers", "worker-1")
+    other = keras.models.load_model(os.path.join(other_dir, "model.keras"), compile=False)
+    for a, b in zip(chief.weights, other.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        record = json.load(f)
+    assert record["resolved"]["replicas"] == 2 and record["strategy"] == "multiworker"
+    # the chief wrote the run; worker 1 wrote only under its own .workers/worker-1 (its
+    # checkpoints, which it resumes from, and its copies), never a file of the chief's
+    files = _files(run_dir)
+    assert {"config.json", "history.json", "model.keras", "report.html",
+            "samples/epoch_0002.png"} <= files
+    assert all(not f.startswith(".workers") or f.startswith(".workers/worker-1/")
+               for f in files)
+    assert _files(other_dir) >= {"checkpoints/checkpoint", "model.keras"}
+
+
+def test_multiworker_needs_tf_config_and_an_output(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    settings = dict(dataset="builtin", image_size=16, channels=1, batch_size=8, epochs=1,
+                    steps_per_epoch=1, latent_dim=8, base_filters=8, strategy="multiworker")
+    with pytest.raises(UserError, match="TF_CONFIG"):
+        train(TrainConfig.create("dcgan", output=str(tmp_path / "run"), **settings), verbose=0)
+    with pytest.raises(UserError, match="every worker must name the same run directory"):
+        train(TrainConfig.create("dcgan", **settings), verbose=0)
+    assert not os.path.exists(tmp_path / "run")
