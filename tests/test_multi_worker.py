@@ -82,3 +82,22 @@ def test_multiworker_needs_tf_config_and_an_output(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="every worker must name the same run directory"):
         train(TrainConfig.create("dcgan", **settings), verbose=0)
     assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_multiworker_refuses_paired_batches_in_one_line(tmp_path):
+    # Keras 3.15's fit fails on (image, target) batches under MultiWorkerMirroredStrategy
+    (port,) = _free_ports(1)
+    config = {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker",
+                                                                     "index": 0}}
+    done = subprocess.run(
+        [sys.executable, "-m", "tfgan_apps.cli", "train", "pix2pix", "--dataset", "builtin",
+         "--image-size", "32", "--batch-size", "4", "--base-filters", "4", "--epochs", "1",
+         "--steps-per-epoch", "1", "--quiet", "--no-xla", "--strategy", "multiworker",
+         "--output", str(tmp_path / "run")],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": json.dumps(config)},
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("tfgan-apps:")]
+    assert errors == [errors[0]] and "trains DCGAN only for now" in errors[0]
+    assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "run")
