@@ -122,7 +122,7 @@ def test_the_paper_preset_is_one_word_away_and_flags_override_it():
 
 def test_an_unknown_preset_names_the_known_ones():
     with pytest.raises(UserError, match=r"unknown preset 'papr' for dcgan; choose one of "
-                                        r"\['default', 'paper'\]"):
+                                        r"\['default', 'paper', 'tf-tutorial'\]"):
         TrainConfig.create("dcgan", preset="papr")
     config = dataclasses.replace(TrainConfig.create("dcgan"), preset="papr")
     with pytest.raises(UserError, match="unknown preset"):

@@ -177,6 +177,13 @@ class DCGANOptions(AppOptions):
     upsampling: str = option("upsample", "generator blocks: nearest upsampling + 3x3 conv "
                              "(fewer checkerboard artifacts) or the paper's transposed "
                              "convolutions", choices=("upsample", "transpose"))
+    kernel_size: int | None = option(None, "convolution kernel of both networks (None: "
+                                     "generator 3 for upsample, 4 for transpose; "
+                                     "discriminator 4)", type=int, minimum=1)
+    stem_blocks: int = option(0, "stride-1 generator blocks at the base resolution after the "
+                              "projection, each halving the filters (the projection is "
+                              "widened to keep the later blocks; the TF tutorial's 1)",
+                              minimum=0)
     loss: str = option("non_saturating", "adversarial loss", choices=ADVERSARIAL_LOSSES)
     ema_decay: float = option(0.999, "decay of the generator's exponential moving average, "
                               "used for samples, evaluation and export (Karras et al. 2018; "
@@ -188,6 +195,11 @@ class DCGANOptions(AppOptions):
                                choices=("auto", *DIFF_AUGMENT_POLICIES))
     spectral_norm: bool = option(False, "spectral normalization of every discriminator layer "
                                  "instead of its batch norm (Miyato et al. 2018)")
+    discriminator_batch_norm: bool = option(True, "batch norm on the discriminator's blocks "
+                                            "after the first (the paper's; off in the TF "
+                                            "tutorial, and with spectral norm)")
+    discriminator_dropout: float = option(0.0, "dropout after each discriminator block (the "
+                                          "TF tutorial's 0.3)", minimum=0)
     r1_weight: float = option(0.0, "gamma of the R1 gradient penalty on real images "
                               "(Mescheder et al. 2018; 0: none)", minimum=0)
 
@@ -197,12 +209,31 @@ class DCGANOptions(AppOptions):
         "paper": {"upsampling": "transpose", "loss": "non_saturating", "ema_decay": 0.0,
                   "diff_augment": "none", "spectral_norm": False, "r1_weight": 0.0,
                   "base_filters": 64, "learning_rate": 2e-4, "d_learning_rate": None},
+        # The TensorFlow DCGAN tutorial's networks and optimizer learning rate and batch
+        # (https://www.tensorflow.org/tutorials/generative/dcgan; its 28x28x1 MNIST networks
+        # at --image-size 28 --channels 1): G Dense 100 -> 7*7*256, transposed convolutions
+        # 5x5 256 -> 128 (stride 1), 128 -> 64, 64 -> 1; D convolutions 5x5 1 -> 64 -> 128
+        # with dropout 0.3 and no batch norm, dense 6272 -> 1; Adam(1e-4) for both, batch 256.
+        # The same layer shapes and cost; what still differs: ReLU in G (the tutorial's
+        # LeakyReLU), G's first batch norm over the 256 channels after the reshape (the
+        # tutorial's over the 12544 dense outputs before it), a bias on G's last layer (none
+        # in the tutorial), LeakyReLU slope 0.2 in D (0.3), N(0, 0.02) initial weights (Glorot
+        # uniform) and Adam's beta_1 0.5 (0.9).
+        "tf-tutorial": {"upsampling": "transpose", "kernel_size": 5, "stem_blocks": 1,
+                        "base_filters": 64, "discriminator_batch_norm": False,
+                        "discriminator_dropout": 0.3, "loss": "non_saturating",
+                        "ema_decay": 0.0, "diff_augment": "none", "spectral_norm": False,
+                        "r1_weight": 0.0, "learning_rate": 1e-4, "d_learning_rate": None,
+                        "batch_size": 256},
     }
 
     def validate(self) -> None:
         super().validate()
         if self.ema_decay >= 1:
             raise UserError(f"must be in [0, 1), got {self.ema_decay}", option="ema_decay")
+        if self.discriminator_dropout >= 1:
+            raise UserError(f"must be in [0, 1), got {self.discriminator_dropout}",
+                            option="discriminator_dropout")
 
 
 @dataclass(frozen=True)

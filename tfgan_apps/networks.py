@@ -62,6 +62,7 @@ def build_dcgan_generator(
     base_filters: int = 64,
     kernel_size: int | None = None,
     upsampling: str = "upsample",
+    stem_blocks: int = 0,
     name: str = "dcgan_generator",
 ) -> keras.Model:
     """DCGAN generator (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
@@ -81,6 +82,18 @@ def build_dcgan_generator(
     - ``"transpose"``: the paper's stride-2 transposed convolutions (kernel 4 by default),
       the last one producing the image; the layout of the TF and PyTorch DCGAN examples.
 
+    ``stem_blocks`` adds that many stride-1 blocks (a transposed convolution for
+    ``"transpose"``, a convolution for ``"upsample"``; ``kernel_size``, no bias, batch norm,
+    ReLU) at the base resolution right after the projection, each halving the filters; the
+    projection is widened by ``2**stem_blocks`` so that the blocks after the stem are those
+    of ``stem_blocks=0``, which is the model without them (same layers, names and shapes).
+    ``stem_blocks=1, kernel_size=5, upsampling="transpose", base_filters=64`` at 28x28 is the
+    TensorFlow DCGAN tutorial's generator (https://www.tensorflow.org/tutorials/generative/dcgan):
+    Dense 100 -> 7*7*256, transposed convolutions 256 -> 128 (7x7, stride 1), 128 -> 64
+    (14x14), 64 -> 1 (28x28). The tutorial uses LeakyReLU where this uses ReLU (the same
+    cost), normalizes the 12544 dense outputs before the reshape (here: the 256 channels
+    after it) and has no bias on its last layer.
+
     Args:
         image_size: output height and width (28, 32, 64, 128, ...; see :func:`dcgan_base_size`).
         channels: 1 (grayscale) or 3 (RGB).
@@ -88,6 +101,7 @@ def build_dcgan_generator(
         base_filters: filters of the last hidden block's input; earlier blocks double it.
         kernel_size: convolution kernel (default 3 for ``upsample``, 4 for ``transpose``).
         upsampling: ``"upsample"`` or ``"transpose"``.
+        stem_blocks: stride-1 blocks at the base resolution after the projection (>= 0).
         name: model name.
 
     Returns:
@@ -96,15 +110,26 @@ def build_dcgan_generator(
     _check_channels(channels)
     if upsampling not in DCGAN_UPSAMPLING:
         raise UserError(f"upsampling must be one of {DCGAN_UPSAMPLING}, got {upsampling!r}")
+    if isinstance(stem_blocks, bool) or not isinstance(stem_blocks, int) or stem_blocks < 0:
+        raise UserError(f"stem_blocks must be an integer >= 0, got {stem_blocks!r}")
     kernel_size = kernel_size or (3 if upsampling == "upsample" else 4)
     base, n = dcgan_base_size(image_size)
     z = keras.Input(shape=(latent_dim,), name="z")
-    filters = base_filters * 2 ** (n - 1)
+    # each stem block halves the filters, so the projection is 2**stem_blocks wider and the
+    # blocks after the stem start from base_filters * 2**(n - 1), as without a stem
+    filters = base_filters * 2 ** (n - 1 + stem_blocks)
     x = layers.Dense(base * base * filters, use_bias=False,
                      kernel_initializer=gan_initializer(), name="project")(z)
     x = layers.Reshape((base, base, filters), name="reshape")(x)
     x = layers.BatchNormalization(synchronized=True, name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
+    stem_conv = layers.Conv2D if upsampling == "upsample" else layers.Conv2DTranspose
+    for i in range(stem_blocks):
+        filters = max(filters // 2, 1)
+        x = stem_conv(filters, kernel_size, strides=1, padding="same", use_bias=False,
+                      kernel_initializer=gan_initializer(), name=f"stem{i + 1}_conv")(x)
+        x = layers.BatchNormalization(synchronized=True, name=f"stem{i + 1}_bn")(x)
+        x = layers.ReLU(name=f"stem{i + 1}_relu")(x)
     hidden_blocks = n if upsampling == "upsample" else n - 1
     for i in range(hidden_blocks):
         filters = max(filters // 2, 1)
@@ -135,6 +160,8 @@ def build_dcgan_discriminator(
     base_filters: int = 64,
     kernel_size: int = 4,
     spectral_norm: bool = False,
+    dropout: float = 0.0,
+    batch_norm: bool = True,
     name: str = "dcgan_discriminator",
 ) -> keras.Model:
     """DCGAN discriminator (Radford et al. 2015).
@@ -143,7 +170,11 @@ def build_dcgan_discriminator(
     first, doubling the filters until the map is at most 7x7, then one linear logit. With
     ``spectral_norm`` every convolution and the logit are spectrally normalized
     (:class:`tfgan_apps.layers.SpectralConv2D`, Miyato et al. 2018) and there is no batch
-    norm, as in the paper's SN-DCGAN.
+    norm, as in the paper's SN-DCGAN. ``batch_norm=False`` drops the batch norm alone (the
+    convolutions then have biases); ``dropout`` adds a Dropout after each block's LeakyReLU.
+    ``kernel_size=5, dropout=0.3, batch_norm=False, base_filters=64`` at 28x28 is the
+    TensorFlow DCGAN tutorial's discriminator: convolutions 1 -> 64, 64 -> 128, a dense
+    6272 -> 1 (its LeakyReLU slope is Keras's default 0.3, this one 0.2: the same cost).
 
     Args:
         image_size: input height and width (same rule as the generator).
@@ -151,6 +182,9 @@ def build_dcgan_discriminator(
         base_filters: filters of the first block.
         kernel_size: convolution kernel size.
         spectral_norm: spectrally normalized layers instead of batch norm.
+        dropout: rate of the Dropout after each block, in ``[0, 1)`` (0: none, no layer).
+        batch_norm: batch norm on the blocks after the first (ignored with ``spectral_norm``,
+            which has none).
         name: model name.
 
     Returns:
@@ -158,6 +192,8 @@ def build_dcgan_discriminator(
         (unbounded; ``sigmoid(logit)`` is D's probability that the input is real).
     """
     _check_channels(channels)
+    if isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise UserError(f"dropout must be in [0, 1), got {dropout!r}")
     _, n = dcgan_base_size(image_size)
     conv = SpectralConv2D if spectral_norm else layers.Conv2D
     dense = SpectralDense if spectral_norm else layers.Dense
@@ -165,12 +201,14 @@ def build_dcgan_discriminator(
     x = images
     filters = base_filters
     for i in range(n):
-        normalize = i > 0 and not spectral_norm
+        normalize = i > 0 and batch_norm and not spectral_norm
         x = conv(filters, kernel_size, strides=2, padding="same", use_bias=not normalize,
                  kernel_initializer=gan_initializer(), name=f"down{i + 1}_conv")(x)
         if normalize:
             x = layers.BatchNormalization(synchronized=True, name=f"down{i + 1}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"down{i + 1}_dropout")(x)
         filters *= 2
     x = layers.Flatten(name="flatten")(x)
     logits = dense(1, kernel_initializer=gan_initializer(), dtype="float32", name="logit")(x)

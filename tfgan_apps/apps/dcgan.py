@@ -28,6 +28,21 @@ from tfgan_apps.visualize import image_grid
 FOLDER_IMAGE_SIZE = 64
 
 
+def dcgan_networks(options: DCGANOptions, image_size: int, channels: int,
+                   base_filters: int | None = None) -> tuple[keras.Model, keras.Model]:
+    """The generator and discriminator of ``options`` (``base_filters``: another width, for
+    the memory estimate)."""
+    width = options.base_filters if base_filters is None else base_filters
+    generator = build_dcgan_generator(
+        image_size, channels, options.latent_dim, width, kernel_size=options.kernel_size,
+        upsampling=options.upsampling, stem_blocks=options.stem_blocks)
+    discriminator = build_dcgan_discriminator(
+        image_size, channels, width, kernel_size=options.kernel_size or 4,
+        spectral_norm=options.spectral_norm, dropout=options.discriminator_dropout,
+        batch_norm=options.discriminator_batch_norm)
+    return generator, discriminator
+
+
 def diff_augment_policy(option: str, train_examples: int | None) -> str:
     """The DiffAugment policy of option ``option``: itself, or for ``"auto"`` the full policy
     when the training set has fewer than :data:`SMALL_DATASET_IMAGES` images (an unknown
@@ -75,10 +90,7 @@ class DCGANApplication(Application):
         options, size, channels = config.options, data.facts["image_size"], data.facts["channels"]
 
         def build(width: int) -> list:
-            return [build_dcgan_generator(size, channels, options.latent_dim, width,
-                                          upsampling=options.upsampling),
-                    build_dcgan_discriminator(size, channels, width,
-                                              spectral_norm=options.spectral_norm)]
+            return list(dcgan_networks(options, size, channels, width))
 
         # (the EMA generator is one of memory.PARAMETER_COPIES)
         return scaled_network_size(build, options.base_filters)
@@ -87,10 +99,7 @@ class DCGANApplication(Application):
         options, size, channels = config.options, data.facts["image_size"], data.facts["channels"]
         with precision_scope(config.precision):  # the moving average is cloned in it too
             return DCGAN(
-                build_dcgan_generator(size, channels, options.latent_dim, options.base_filters,
-                                      upsampling=options.upsampling),
-                build_dcgan_discriminator(size, channels, options.base_filters,
-                                          spectral_norm=options.spectral_norm),
+                *dcgan_networks(options, size, channels),
                 ema_decay=options.ema_decay, diff_augment=data.facts["diff_augment"],
                 r1_weight=options.r1_weight, seed=config.seed)
 
