@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tfgan_apps.apps import APPLICATIONS, Application
-from tfgan_apps.config import PRECISIONS, STRATEGIES, TrainConfig
+from tfgan_apps.config import PRECISIONS, PRESET_SUMMARIES, STRATEGIES, TrainConfig
 from tfgan_apps.errors import UserError
 
 PROG = "tfgan-apps"
@@ -76,9 +76,9 @@ def _add_common_train_flags(parser: argparse.ArgumentParser, application: Applic
                         help="the discriminators' own Adam learning rate (two time-scale "
                         "updates; default: --learning-rate)")
     presets = application.options_class.preset_names()
+    described = "; ".join(f"{name}: {PRESET_SUMMARIES.get(name, name)}" for name in presets)
     parser.add_argument("--preset", choices=list(presets),
-                        help="default: the settings measured best here; paper: the paper's "
-                        "recipe. Flags given override the preset (default default)")
+                        help=f"{described}. Flags given override the preset (default default)")
     parser.add_argument("--output", help="run directory (default runs/<app>-<timestamp>); "
                         "re-running with the same directory resumes an interrupted run")
     parser.add_argument("--seed", type=_non_negative_int,

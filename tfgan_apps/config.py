@@ -26,6 +26,13 @@ from tfgan_apps.errors import UserError, UserPathError
 STRATEGIES = ("default", "auto", "mirrored", "multiworker")
 #: ``TrainConfig.precision`` values (Keras dtype policies in :mod:`tfgan_apps.precision`)
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: what each preset name means, for help texts
+PRESET_SUMMARIES = {
+    "default": "the settings measured best here",
+    "paper": "the paper's recipe",
+    "tf-tutorial": "the TensorFlow DCGAN tutorial's networks, optimizer and batch (with "
+                   "--image-size 28 --channels 1)",
+}
 #: the preset every application has: its option defaults, the measured best settings
 DEFAULT_PRESET = "default"
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
@@ -202,6 +209,10 @@ class DCGANOptions(AppOptions):
                                           "TF tutorial's 0.3)", minimum=0)
     r1_weight: float = option(0.0, "gamma of the R1 gradient penalty on real images "
                               "(Mescheder et al. 2018; 0: none)", minimum=0)
+    generator_noise: str = option("fresh", "fakes of G's update: fresh noise (Goodfellow et "
+                                  "al. 2014) or reuse the batch D was just updated on, "
+                                  "scored by the updated D (the PyTorch DCGAN example; one "
+                                  "generator pass less per step)", choices=("fresh", "reuse"))
 
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         # Radford et al. 2015: transposed convolutions, Adam(2e-4, 0.5) for both networks,
@@ -218,13 +229,14 @@ class DCGANOptions(AppOptions):
         # LeakyReLU), G's first batch norm over the 256 channels after the reshape (the
         # tutorial's over the 12544 dense outputs before it), a bias on G's last layer (none
         # in the tutorial), LeakyReLU slope 0.2 in D (0.3), N(0, 0.02) initial weights (Glorot
-        # uniform) and Adam's beta_1 0.5 (0.9).
+        # uniform), Adam's beta_1 0.5 (0.9), and G's update scores the fakes of the step's one
+        # generator pass with the updated D (the tutorial's with D before its update).
         "tf-tutorial": {"upsampling": "transpose", "kernel_size": 5, "stem_blocks": 1,
                         "base_filters": 64, "discriminator_batch_norm": False,
                         "discriminator_dropout": 0.3, "loss": "non_saturating",
                         "ema_decay": 0.0, "diff_augment": "none", "spectral_norm": False,
                         "r1_weight": 0.0, "learning_rate": 1e-4, "d_learning_rate": None,
-                        "batch_size": 256},
+                        "batch_size": 256, "generator_noise": "reuse"},
     }
 
     def validate(self) -> None:

@@ -364,3 +364,81 @@ def test_bad_remedy_values_are_user_errors():
         remedied_dcgan(r1_weight=-1.0)
     with pytest.raises(UserError, match="DiffAugment"):
         remedied_dcgan(diff_augment="zoom")
+
+
+def _one_step(generator_noise: str, **kwargs) -> tuple[DCGAN, list, list]:
+    """A tiny DCGAN after one SGD(0.1) step on a fixed batch, with its initial G and D."""
+    keras.utils.set_random_seed(7)
+    model = DCGAN(build_dcgan_generator(16, 1, 8, 8), build_dcgan_discriminator(16, 1, 8),
+                  seed=3, generator_noise=generator_noise, **kwargs)
+    model.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), jit_compile=False)
+    g0 = [w.numpy() for w in model.generator.trainable_weights]
+    d0 = [w.numpy() for w in model.discriminator.weights]
+    model.train_step(tf.constant(pattern_images(8, seed=1)))
+    return model, g0, d0
+
+
+def test_reused_fakes_are_scored_by_the_updated_discriminator():
+    """``generator_noise="reuse"``: D's update is the fresh mode's (same noise), and G's is
+    the gradient of its loss on those very fakes through D *after* its update."""
+    reuse, g0, d0 = _one_step("reuse")
+    fresh, _, _ = _one_step("fresh")
+    # (trainable only: batch norm's moving statistics also see the G update's fakes)
+    for a, b in zip(reuse.discriminator.trainable_weights,
+                    fresh.discriminator.trainable_weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+    def generator_after(discriminator_weights: list) -> list[np.ndarray]:
+        generator = build_dcgan_generator(16, 1, 8, 8)
+        for variable, value in zip(generator.trainable_weights, g0, strict=True):
+            variable.assign(value)
+        discriminator = build_dcgan_discriminator(16, 1, 8)
+        discriminator.set_weights(discriminator_weights)
+        z = reuse.replica_normal(8, (8,), 0, stream=0)
+        with tf.GradientTape() as tape:
+            scores = discriminator(generator(z, training=True), training=True)
+            loss = reuse.adversarial_loss.generator(scores)
+        grads = tape.gradient(loss, generator.trainable_weights)
+        return [w.numpy() - 0.1 * g.numpy() for w, g in
+                zip(generator.trainable_weights, grads, strict=True)]
+
+    expected = generator_after([w.numpy() for w in reuse.discriminator.weights])
+    before_update = generator_after(d0)
+    got = [w.numpy() for w in reuse.generator.trainable_weights]
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(got, before_update,
+                                                                  strict=True))
+    # fresh noise gives G another update
+    assert any(not np.allclose(a.numpy(), b, atol=1e-6)
+               for a, b in zip(fresh.generator.trainable_weights, got, strict=True))
+
+
+def test_reused_fakes_train_with_every_remedy_and_round_trip(round_trip):
+    keras.utils.set_random_seed(2)
+    model = remedied_dcgan(generator_noise="reuse")
+    model.compile(jit_compile=True)
+    history = model.fit(pattern_images(16), batch_size=8, epochs=1, verbose=0)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    reloaded = round_trip(model, model.sample_noise(4, seed=2))
+    assert reloaded.generator_noise == "reuse"
+
+
+def test_reused_fakes_on_two_replicas_match_one_device():
+    build = lambda seed: tiny_dcgan_with(seed=seed, generator_noise="reuse")  # noqa: E731
+    one = _train_weights(tf.distribute.OneDeviceStrategy("/cpu:0"), build=build)
+    two = _train_weights(make_strategy("mirrored", ["/cpu:0", "/cpu:1"]), build=build)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def tiny_dcgan_with(seed: int = 0, **kwargs) -> DCGAN:
+    return DCGAN(build_dcgan_generator(16, 1, 8, 8), build_dcgan_discriminator(16, 1, 8),
+                 seed=seed, **kwargs)
+
+
+def test_unknown_generator_noise_is_a_user_error():
+    from tfgan_apps.errors import UserError
+
+    with pytest.raises(UserError, match="generator_noise must be one of"):
+        tiny_dcgan_with(generator_noise="stale")

@@ -101,7 +101,8 @@ class DCGANApplication(Application):
             return DCGAN(
                 *dcgan_networks(options, size, channels),
                 ema_decay=options.ema_decay, diff_augment=data.facts["diff_augment"],
-                r1_weight=options.r1_weight, seed=config.seed)
+                r1_weight=options.r1_weight, generator_noise=options.generator_noise,
+                seed=config.seed)
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
                         data: PreparedData) -> Callable[[keras.Model], np.ndarray]:

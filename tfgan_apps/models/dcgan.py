@@ -13,12 +13,16 @@ from tfgan_apps.losses import r1_penalty
 from tfgan_apps.models.base import EVALUATION_STEP, AdversarialModel, num_replicas
 from tfgan_apps.networks import build_dcgan_discriminator, build_dcgan_generator
 
+#: how the generator's update gets its fakes (see ``DCGAN``'s ``generator_noise``)
+GENERATOR_NOISE = ("fresh", "reuse")
+
 
 @keras.saving.register_keras_serializable(package="tfgan_apps")
 class DCGAN(AdversarialModel):
     """Deep convolutional GAN, trained with ``model.fit(images)``.
 
-    Each ``train_step`` updates the discriminator once, then the generator once, on fresh noise,
+    Each ``train_step`` updates the discriminator once, then the generator once (on fresh noise
+    unless ``generator_noise="reuse"``),
     and reports ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); for
     the logistic losses D(.) is a probability, for least squares and hinge the raw score (with
     ``r1_weight`` also ``r1_penalty``). ``evaluate`` (and ``fit(validation_data=...)``) reports
@@ -50,6 +54,10 @@ class DCGAN(AdversarialModel):
         diff_augment: DiffAugment policy (``"none"``, ``"translation"``,
             ``"color,translation"``, ``"color,translation,cutout"``).
         r1_weight: gamma of the R1 penalty (0: none).
+        generator_noise: ``"fresh"``: G's update draws a new noise batch (Goodfellow et al.
+            2014, Algorithm 1; the DCGAN paper's code); ``"reuse"``: it scores the fakes D
+            was just updated on, through the updated D (the PyTorch DCGAN example), which
+            saves one generator forward pass per step.
         generator_ema: the moving-average generator (restored from a saved model; built as a
             copy of ``generator`` when omitted and ``ema_decay > 0``).
         seed: seed of the training noise and augmentation.
@@ -75,6 +83,7 @@ class DCGAN(AdversarialModel):
         ema_decay: float = 0.0,
         diff_augment: str = "none",
         r1_weight: float = 0.0,
+        generator_noise: str = "fresh",
         generator_ema: keras.Model | None = None,
         seed: int = 0,
         name: str = "dcgan",
@@ -86,6 +95,10 @@ class DCGAN(AdversarialModel):
             raise UserError(f"r1_weight must be >= 0, got {r1_weight!r}")
         self.ema_decay = float(ema_decay)
         self.diff_augment = ",".join(parse_policy(diff_augment)) or "none"
+        if generator_noise not in GENERATOR_NOISE:
+            raise UserError(f"generator_noise must be one of {GENERATOR_NOISE}, got "
+                            f"{generator_noise!r}")
+        self.generator_noise = generator_noise
         self.r1_weight = float(r1_weight)
         if r1_weight:
             self.tracker_names = (*self.tracker_names, "r1_penalty")
@@ -115,7 +128,7 @@ class DCGAN(AdversarialModel):
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"ema_decay": self.ema_decay, "diff_augment": self.diff_augment,
-                "r1_weight": self.r1_weight}
+                "r1_weight": self.r1_weight, "generator_noise": self.generator_noise}
 
     def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         """``float32[batch, latent_dim]`` noise -> ``float32[batch, S, S, C]`` images in [-1, 1]
@@ -137,8 +150,45 @@ class DCGAN(AdversarialModel):
         score = self.adversarial_loss.score
 
         z = self.replica_normal(batch, (self.latent_dim,), step, stream=0)
-        with tf.GradientTape() as tape:
+        if self.generator_noise == "reuse":
+            # One generator pass for both updates: its tape stays open across D's update,
+            # so G's gradient flows through the updated D into the fakes D was trained on.
+            with tf.GradientTape(watch_accessed_variables=False) as g_tape:
+                g_tape.watch([variable.value for variable in self.generator_variables()])
+                fake = self.generator(z, training=True)
+                d_loss, real_out, penalty = self._discriminator_update(
+                    real, tf.stop_gradient(fake), step)
+                fake_out = self.discriminator(self._augment(fake, step, stream=4),
+                                              training=True)
+                g_loss = self.adversarial_loss.generator(fake_out)
+        else:
             fake = self.generator(z, training=True)
+            d_loss, real_out, penalty = self._discriminator_update(real, fake, step)
+            z = self.replica_normal(batch, (self.latent_dim,), step, stream=1)
+            with tf.GradientTape() as g_tape:
+                fake = self._augment(self.generator(z, training=True), step, stream=4)
+                fake_out = self.discriminator(fake, training=True)
+                g_loss = self.adversarial_loss.generator(fake_out)
+        self.optimize(g_tape, g_loss, self.g_optimizer, self.generator_variables())
+        if self.generator_ema is not None:
+            self._update_moving_average(step)
+
+        figures = {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": tf.reduce_mean(score(real_out)),
+            "d_fake": tf.reduce_mean(score(fake_out)),
+        }
+        if self.r1_weight:
+            figures["r1_penalty"] = penalty
+        return self.update_trackers(figures)
+
+    def _discriminator_update(self, real: tf.Tensor, fake: tf.Tensor, step: tf.Tensor
+                              ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+        """One D update on a replica's real and generated batch; returns the adversarial
+        loss, D's outputs on the real batch and the R1 penalty (None without one)."""
+        penalty = None
+        with tf.GradientTape() as tape:
             real_in = self._augment(real, step, stream=2)
             if self.r1_weight:
                 with tf.GradientTape() as penalty_tape:
@@ -155,25 +205,7 @@ class DCGAN(AdversarialModel):
             d_loss = self.adversarial_loss.discriminator(real_out, fake_out)
             d_total = d_loss + self.r1_weight * penalty if self.r1_weight else d_loss
         self.optimize(tape, d_total, self.d_optimizer, self.discriminator_variables())
-
-        z = self.replica_normal(batch, (self.latent_dim,), step, stream=1)
-        with tf.GradientTape() as tape:
-            fake = self._augment(self.generator(z, training=True), step, stream=4)
-            fake_out = self.discriminator(fake, training=True)
-            g_loss = self.adversarial_loss.generator(fake_out)
-        self.optimize(tape, g_loss, self.g_optimizer, self.generator_variables())
-        if self.generator_ema is not None:
-            self._update_moving_average(step)
-
-        figures = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "d_real": tf.reduce_mean(score(real_out)),
-            "d_fake": tf.reduce_mean(score(fake_out)),
-        }
-        if self.r1_weight:
-            figures["r1_penalty"] = penalty
-        return self.update_trackers(figures)
+        return d_loss, real_out, penalty
 
     def _augment(self, images: tf.Tensor, step: tf.Tensor, stream: int) -> tf.Tensor:
         """DiffAugment of a replica's batch with the draws of the global batch's slice."""
