@@ -13,7 +13,12 @@ dcgan-64           ``--preset paper --generator-noise reuse`` 64x64x3: pytorch/e
 pix2pix-256        ``--preset paper`` translation (L1): U-Net-256 + 70x70 PatchGAN  1
 cyclegan-256       ``--preset paper``: ResNet-9 ngf 64, PatchGANs, LSGAN, pool 50   1
 cyclegan-128       the same ResNet-9 networks at 128x128 (9 blocks, the reference's) 1
+dcgan-default      ``tfgan-apps train dcgan`` as it is (32x32x3 built-in set)       64
+pix2pix-default    ``tfgan-apps train pix2pix`` (64x64 built-in segmentation)      16
+cyclegan-default   ``tfgan-apps train cyclegan`` (64x64 built-in style domains)      1
 ================== =============================================================== ==========
+
+The last three are each application's defaults: the rows that choose its XLA default.
 
 One measurement (``--config NAME --xla on|off --precision P``) runs one process: a single
 epoch of ``warmup + steps`` batches; a callback times every batch (reading a loss value, so the
@@ -51,6 +56,11 @@ Usage::
     python benchmarks/throughput.py                          # every combination
     python benchmarks/throughput.py --config cyclegan-256 --peers ../shared/peers --pairs 2 \\
         --xla off --precision bf16
+    python benchmarks/throughput.py --config pix2pix-256 --xla off --precision fp32 --profile 3
+
+``--profile STEPS`` traces that many steps after the timed ones with ``tf.profiler`` and adds
+``top_operations``: the op types and ops with the largest share of self time (TensorFlow's
+``framework_op_stats``, the table of TensorBoard's profiler).
 """
 
 from __future__ import annotations
@@ -106,11 +116,17 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "peers": {"junyanz": ("torch", "torch_junyanz.py",
                               ["--model", "cycle_gan", "--size", "128"])},
     },
+    # each application's own defaults (``tfgan-apps train APP`` on the built-in data): the
+    # rows that choose its CPU default for XLA
+    "dcgan-default": {"settings": {"app": "dcgan", "batch_size": 64}, "peers": {}},
+    "pix2pix-default": {"settings": {"app": "pix2pix", "batch_size": 16}, "peers": {}},
+    "cyclegan-default": {"settings": {"app": "cyclegan", "batch_size": 1}, "peers": {}},
 }
 PRECISION_CHOICES = ("fp32", "bf16", "fp16")
 #: timed steps when not given: enough for 5 windows, fewer where one step takes seconds
 DEFAULT_STEPS = {"dcgan-tf-tutorial": 25, "dcgan-64": 25, "pix2pix-256": 15,
-                 "cyclegan-256": 10, "cyclegan-128": 10}
+                 "cyclegan-256": 10, "cyclegan-128": 10, "dcgan-default": 25,
+                 "pix2pix-default": 25, "cyclegan-default": 25}
 
 
 # ----------------------------------------------------------------------------- measuring ours
@@ -192,10 +208,44 @@ def _serving_inputs(signature: Any, batch: int, image_size: int) -> dict[str, An
     return inputs
 
 
+def top_operations(profile_dir: str, count: int = 12) -> list[dict[str, Any]]:
+    """The ``count`` TensorFlow op types and the ops taking the most self time in a
+    ``tf.profiler`` trace under ``profile_dir``, with their share of all ops' self time
+    (TensorFlow's own ``framework_op_stats`` tool, the table TensorBoard's profiler shows)."""
+    import glob
+
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as profiler_tools
+
+    paths = sorted(glob.glob(os.path.join(profile_dir, "**", "*.xplane.pb"), recursive=True))
+    if not paths:
+        return []
+    data, ok = profiler_tools.xspace_to_tools_data(paths[-1:], "framework_op_stats", {})
+    if not ok:
+        return []
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    rows = [dict(zip(columns, [cell.get("v") for cell in row["c"]], strict=False))
+            for row in table["rows"]]
+    total = sum(float(row["total_self_time"]) for row in rows) or 1.0
+    by_type: dict[str, float] = {}
+    for row in rows:
+        by_type[row["type"]] = by_type.get(row["type"], 0.0) + float(row["total_self_time"])
+    top_types = sorted(by_type.items(), key=lambda item: -item[1])[:count]
+    top_ops = sorted(rows, key=lambda row: -float(row["total_self_time"]))[:count]
+    return [
+        *[{"type": kind, "self_time_share": round(t / total, 4)} for kind, t in top_types],
+        *[{"op": row["operation"], "type": row["type"],
+           "self_time_share": round(float(row["total_self_time"]) / total, 4)}
+          for row in top_ops],
+    ]
+
+
 def measure(name: str, xla: bool, precision: str, steps: int, warmup: int, windows: int,
-            inference_batch: int, workdir: str) -> dict[str, Any]:
+            inference_batch: int, workdir: str, profile_steps: int = 0) -> dict[str, Any]:
     """Train configuration ``name`` for one epoch of ``1 + warmup + steps`` batches through
-    ``tfgan_apps.train()`` and return the figures described in the module docstring."""
+    ``tfgan_apps.train()`` and return the figures described in the module docstring; with
+    ``profile_steps``, that many more steps run under ``tf.profiler`` after the timed ones
+    and ``top_operations`` says where their time went."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -209,7 +259,8 @@ def measure(name: str, xla: bool, precision: str, steps: int, warmup: int, windo
         settings["aligned_dir"] = _aligned_folder(os.path.join(workdir, "aligned"),
                                                   settings["image_size"])
     run_dir = os.path.join(workdir, "run")
-    total_steps = 1 + warmup + steps
+    total_steps = 1 + warmup + steps + profile_steps
+    profile_dir = os.path.join(workdir, "profile")
     config = TrainConfig.create(**settings, epochs=1, steps_per_epoch=total_steps, xla=xla,
                                 precision=precision, output=run_dir, seed=0)
     batch = settings["batch_size"]
@@ -223,18 +274,22 @@ def measure(name: str, xla: bool, precision: str, steps: int, warmup: int, windo
         def on_train_batch_begin(self, batch_index: int, logs: Any = None) -> None:
             if batch_index == 0:
                 self.start = time.perf_counter()
+            if profile_steps and batch_index == 1 + warmup + steps:
+                tf.profiler.experimental.start(profile_dir)
 
         def on_train_batch_end(self, batch_index: int, logs: Any = None) -> None:
             # reading a value waits for the step, whatever Keras does asynchronously
             float(next(iter((logs or {}).values()), 0.0))
             self.ends.append(time.perf_counter())
-            if batch_index + 1 == total_steps:
+            if batch_index + 1 == 1 + warmup + steps:
                 self.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            if profile_steps and batch_index + 1 == total_steps:
+                tf.profiler.experimental.stop()
 
     timer = StepTimer()
     result = tfgan_apps.train(config, callbacks=[timer], verbose=0)
     step_times = np.diff([timer.start, *timer.ends])
-    timed = step_times[1 + warmup:]
+    timed = step_times[1 + warmup:1 + warmup + steps]
     per_window = max(1, len(timed) // windows)
     window_rates = [batch * per_window / float(np.sum(timed[i:i + per_window]))
                     for i in range(0, per_window * (len(timed) // per_window), per_window)]
@@ -256,7 +311,8 @@ def measure(name: str, xla: bool, precision: str, steps: int, warmup: int, windo
 
     export_dir = tfgan_apps.export_saved_model(model, os.path.join(workdir, "saved_models"))
     serving = tf.saved_model.load(export_dir).signatures["serving_default"]
-    request = _serving_inputs(serving, inference_batch, settings["image_size"])
+    image_size = int(tf.nest.flatten(first)[0].shape[1])
+    request = _serving_inputs(serving, inference_batch, image_size)
     serving(**request)  # first call: tracing
     times = []
     for _ in range(5):
@@ -265,6 +321,8 @@ def measure(name: str, xla: bool, precision: str, steps: int, warmup: int, windo
         times.append(time.perf_counter() - begin)
 
     median_step = float(np.median(timed))
+    profile = {"profiled_steps": profile_steps,
+               "top_operations": top_operations(profile_dir)} if profile_steps else {}
     return {
         "config": name, "xla": "on" if xla else "off", "precision": precision,
         "images_per_second": round(float(np.median(window_rates)), 4),
@@ -282,14 +340,16 @@ def measure(name: str, xla: bool, precision: str, steps: int, warmup: int, windo
         "command": "tfgan-apps train " + shlex.join(cli_flags(config)),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "cpus": os.cpu_count(),
+        **profile,
     }
 
 
 def cli_flags(config: Any) -> list[str]:
     """The ``tfgan-apps train`` arguments of a benchmark TrainConfig (the JSON ``command``)."""
-    flags = [config.app, "--preset", config.preset]
+    flags = [config.app] + (["--preset", config.preset] if config.preset != "default" else [])
     for key in ("image_size", "batch_size", "steps_per_epoch", "epochs", "precision"):
-        flags += [f"--{key.replace('_', '-')}", str(getattr(config, key))]
+        if getattr(config, key) is not None:
+            flags += [f"--{key.replace('_', '-')}", str(getattr(config, key))]
     flags.append("--xla" if config.xla else "--no-xla")
     options = config.options
     if getattr(options, "channels", None) is not None:
@@ -360,7 +420,8 @@ def side_by_side(name: str, xla: bool, precision: str, args: argparse.Namespace)
         for pair in range(1, args.pairs + 1):
             ours = _run(ours_command(name, xla, precision, args), None, "{")
             _emit({"role": "ours", "pair": pair, **ours})
-            command = peer_command(args.peers, kind, script, [*peer_args,
+            flops = ["--flops"] if pair == 1 else []  # counted once, after its timed steps
+            command = peer_command(args.peers, kind, script, [*peer_args, *flops,
                                                              "--warmup", str(args.warmup)])
             peer = _run(command, env, "RESULT ")
             _emit({"role": "peer", "config": name, "peer": label, "pair": pair, **peer})
@@ -376,6 +437,7 @@ def side_by_side(name: str, xla: bool, precision: str, args: argparse.Namespace)
                    "ratio": round(ours_rate / peer_rate, 3),
                    "ours_peak_rss_mb": ours["peak_rss_mb"],
                    "peer_peak_rss_mb": round(peer["peak_rss_mib"], 1),
+                   "ours_flops_per_step": ours["flops_per_step"],
                    "peer_flops_per_step": peer.get("flops_per_step")})
         if ratios:
             _emit({"role": "summary", "config": name, "peer": label, "xla": "on" if xla
@@ -405,6 +467,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="the peer harness folder: alternate ours and the peers")
     parser.add_argument("--pairs", type=int, default=2, help="ours-peer pairs per peer")
     parser.add_argument("--workdir", help="where runs are written (default: a temporary one)")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                        help="after the timed steps, trace STEPS more with tf.profiler and "
+                        "report the top ops by self time (one configuration)")
     args = parser.parse_args(argv)
 
     names = [args.config] if args.config else list(CONFIGS)
@@ -424,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     batch = CONFIGS[name]["settings"]["batch_size"]
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         record = measure(name, xla, precision, steps, args.warmup, args.windows,
-                         args.inference_batch or batch, workdir)
+                         args.inference_batch or batch, workdir, args.profile)
     _emit(record)
 
 

@@ -10,6 +10,7 @@ import keras
 import pytest
 import tensorflow as tf
 
+from tfgan_apps.apps import get_application
 from tfgan_apps.cli import build_parser, config_from_args
 from tfgan_apps.config import TrainConfig
 
@@ -52,7 +53,8 @@ def test_flops_of_a_training_step_are_two_per_multiply_add(throughput):
 
 
 @pytest.mark.parametrize("name", ["dcgan-tf-tutorial", "dcgan-64", "cyclegan-256",
-                                  "cyclegan-128", "pix2pix-256"])
+                                  "cyclegan-128", "pix2pix-256", "dcgan-default",
+                                  "pix2pix-default", "cyclegan-default"])
 def test_the_printed_command_trains_the_measured_configuration(throughput, name, tmp_path):
     settings = dict(throughput.CONFIGS[name]["settings"])
     if settings.get("aligned_dir"):
@@ -62,4 +64,6 @@ def test_the_printed_command_trains_the_measured_configuration(throughput, name,
     flags = [str(tmp_path) if f == "ALIGNED_DIR" else f for f in throughput.cli_flags(config)]
     parsed = config_from_args(build_parser().parse_args(
         ["train", *flags, "--output", "runs/x", "--seed", "0"]))
-    assert parsed == config
+    # (the CLI fills in the application's defaults that the API leaves to resolve())
+    application = get_application(name.split("-")[0])
+    assert application.resolve(parsed) == application.resolve(config)
