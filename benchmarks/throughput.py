@@ -412,14 +412,16 @@ def ours_command(name: str, xla: bool, precision: str, args: argparse.Namespace)
 
 
 def side_by_side(name: str, xla: bool, precision: str, args: argparse.Namespace) -> None:
-    """Ours and each matching peer alternately, ``args.pairs`` times; one line per run and
-    one per pair with the ratio of images/s (ours / peer, from median step times)."""
+    """Ours then each matching peer, ``args.pairs`` rounds (ours-peer-ours-peer; with two
+    peers ours-A-B-ours-A-B), one process each; one line per run and one per pair with the
+    ratio of images/s (ours / that peer, from each run's median step time)."""
     env = peer_environment()
-    for label, (kind, script, peer_args) in CONFIGS[name]["peers"].items():
-        ratios = []
-        for pair in range(1, args.pairs + 1):
-            ours = _run(ours_command(name, xla, precision, args), None, "{")
-            _emit({"role": "ours", "pair": pair, **ours})
+    peers = CONFIGS[name]["peers"]
+    ratios: dict[str, list[float]] = {label: [] for label in peers}
+    for pair in range(1, args.pairs + 1):
+        ours = _run(ours_command(name, xla, precision, args), None, "{")
+        _emit({"role": "ours", "pair": pair, **ours})
+        for label, (kind, script, peer_args) in peers.items():
             flops = ["--flops"] if pair == 1 else []  # counted once, after its timed steps
             command = peer_command(args.peers, kind, script, [*peer_args, *flops,
                                                              "--warmup", str(args.warmup)])
@@ -429,7 +431,7 @@ def side_by_side(name: str, xla: bool, precision: str, args: argparse.Namespace)
                 continue
             ours_rate = ours["batch"] / ours["step_s_median"]
             peer_rate = peer["batch"] / peer["step_s_median"]
-            ratios.append(ours_rate / peer_rate)
+            ratios[label].append(ours_rate / peer_rate)
             _emit({"role": "ratio", "config": name, "peer": label, "pair": pair,
                    "xla": ours["xla"], "precision": precision,
                    "ours_images_per_second": round(ours_rate, 4),
@@ -439,11 +441,12 @@ def side_by_side(name: str, xla: bool, precision: str, args: argparse.Namespace)
                    "peer_peak_rss_mb": round(peer["peak_rss_mib"], 1),
                    "ours_flops_per_step": ours["flops_per_step"],
                    "peer_flops_per_step": peer.get("flops_per_step")})
-        if ratios:
-            _emit({"role": "summary", "config": name, "peer": label, "xla": "on" if xla
-                   else "off", "precision": precision, "pairs": len(ratios),
-                   "ratio_median": round(statistics.median(ratios), 3),
-                   "ratios": [round(r, 3) for r in ratios]})
+    for label, values in ratios.items():
+        if values:
+            _emit({"role": "summary", "config": name, "peer": label,
+                   "xla": "on" if xla else "off", "precision": precision,
+                   "pairs": len(values), "ratio_median": round(statistics.median(values), 3),
+                   "ratios": [round(r, 3) for r in values]})
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -478,7 +481,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     combos = [(n, x, p) for n in names for x in xlas for p in precisions]
     if args.peers:
         for combo in combos:
-            side_by_side(*combo, args)
+            if CONFIGS[combo[0]]["peers"]:  # the applications' default rows have none
+                side_by_side(*combo, args)
         return
     if len(combos) > 1:  # one process each: peak RSS and tracing per measurement
         for name, xla, precision in combos:
