@@ -96,16 +96,20 @@ def _replica_device_types(strategy: tf.distribute.Strategy) -> set[str]:
 def resolve_xla(requested: bool | None, strategy: tf.distribute.Strategy) -> bool:
     """Decide ``jit_compile`` explicitly (never Keras's ``"auto"``).
 
-    XLA compiles the whole train step (about 2x faster on CPU here). Several replicas on CPU
-    devices with XLA fail in TF 2.21 (a variable placed on CPU:1 is read from CPU:0), so that
-    combination is refused with a clear message and not chosen by default.
+    The default (``requested`` None) is XLA on GPUs and off on CPUs: on 2 CPU cores
+    TensorFlow's oneDNN kernels measured 1.3-1.9x faster than XLA for every application and
+    configuration (``benchmarks/throughput.py``, TF 2.21; e.g. the default DCGAN 211 vs 149
+    images/s), and XLA's first step compiles for 10-50 s. Several replicas on CPU devices
+    with XLA fail in TF 2.21 (a variable placed on CPU:1 is read from CPU:0), so that
+    combination is refused with a clear message.
 
     Raises:
         UserError: XLA was requested for several replicas on CPU devices.
     """
-    multi_cpu = strategy.num_replicas_in_sync > 1 and "CPU" in _replica_device_types(strategy)
+    devices = _replica_device_types(strategy)
+    multi_cpu = strategy.num_replicas_in_sync > 1 and "CPU" in devices
     if requested is None:
-        return not multi_cpu
+        return devices == {"GPU"}
     if requested and multi_cpu:
         raise UserError(
             "with several replicas on CPU devices fails in TensorFlow 2.21; turn XLA off "

@@ -79,7 +79,8 @@ class Application:
     default_learning_rate: ClassVar[float] = 2e-4
     #: the discriminators' learning rate when none is given (None: ``learning_rate``'s)
     default_d_learning_rate: ClassVar[float | None] = None
-    #: XLA when the config gives none (None: on for one device or GPU replicas)
+    #: XLA when the config gives none (None: on for GPU replicas, off on CPUs; see
+    #: :func:`tfgan_apps.training.resolve_xla`)
     default_xla: ClassVar[bool | None] = None
     #: CLI help of ``--dataset``
     dataset_help: ClassVar[str] = ""

@@ -63,8 +63,6 @@ class Pix2PixApplication(Application):
     default_epochs = 9
     default_learning_rate = 2e-3
     default_d_learning_rate = 2e-4
-    # Measured 2.4-3.3x slower than oneDNN for the U-Net on CPU (TF 2.21).
-    default_xla = False
     dataset_help = ("TFDS segmentation set: builtin (default, 4 classes) or oxford_iiit_pet "
                     "(0 background, 1 pet, 2 border)")
     data_dir_flag = "--images"

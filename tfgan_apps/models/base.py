@@ -145,7 +145,7 @@ class AdversarialModel(keras.Model):
         g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
         *,
         loss: str | None = None,
-        jit_compile: bool = True,
+        jit_compile: bool | None = None,
         steps_per_execution: int = 1,
         run_eagerly: bool = False,
         auto_scale_loss: bool = True,
@@ -159,8 +159,9 @@ class AdversarialModel(keras.Model):
             g_optimizer: generator optimizer; same default.
             loss: adversarial loss pair (``non_saturating``, ``minimax``, ``least_squares``;
                 default the model's ``default_loss``, the paper's).
-            jit_compile: compile ``train_step`` with XLA. Must be False for several replicas on
-                CPU devices (see :mod:`tfgan_apps.training`).
+            jit_compile: compile ``train_step`` with XLA. None: when TensorFlow sees a GPU
+                (on CPUs oneDNN measured 1.3-1.9x faster than XLA). Must be False for several
+                replicas on CPU devices (see :mod:`tfgan_apps.training`).
             steps_per_execution: steps run per ``tf.function`` call.
             run_eagerly: debug mode (disables ``jit_compile``).
             auto_scale_loss: when a network computes in float16 (``mixed_float16``), wrap
@@ -175,7 +176,8 @@ class AdversarialModel(keras.Model):
         # strategy, built over every weight without ever being used.
         super().compile(
             optimizer=None,
-            jit_compile=bool(jit_compile) and not run_eagerly,
+            jit_compile=(bool(tf.config.list_logical_devices("GPU")) if jit_compile is None
+                         else bool(jit_compile)) and not run_eagerly,
             steps_per_execution=steps_per_execution,
             run_eagerly=run_eagerly,
         )

@@ -64,7 +64,7 @@ class DCGAN(AdversarialModel):
 
     Example:
         >>> gan = DCGAN(image_size=32, channels=3, latent_dim=64)
-        >>> gan.compile()  # Adam(2e-4, 0.5) for both, non-saturating loss, XLA
+        >>> gan.compile()  # Adam(2e-4, 0.5) for both, non-saturating loss, XLA on GPUs
         >>> gan.fit(images_dataset, epochs=5)  # images in [-1, 1], [batch, 32, 32, 3]
         >>> samples = gan.generate(16, seed=1)  # float32 [16, 32, 32, 3] in [-1, 1]
     """

@@ -92,7 +92,7 @@ class Pix2Pix(AdversarialModel):
 
     Example:
         >>> model = Pix2Pix(mode="segmentation", num_classes=4, image_size=64, base_filters=32)
-        >>> model.compile()  # Adam(2e-4, 0.5) for G and D, non-saturating loss, XLA
+        >>> model.compile()  # Adam(2e-4, 0.5) for G and D, non-saturating loss, XLA on GPUs
         >>> model.fit(train_ds, validation_data=test_ds, epochs=10)  # (images, masks) batches
         >>> masks = model.predict_masks(images)  # int32 [batch, 64, 64]
         >>> report = model.evaluate_segmentation(test_ds)  # per-class IoU, confusion matrix
