@@ -404,8 +404,9 @@ def _run(command: list[str], env: dict[str, str] | None, marker: str) -> dict[st
 def ours_command(name: str, xla: bool, precision: str, args: argparse.Namespace) -> list[str]:
     command = [sys.executable, os.path.abspath(__file__), "--config", name,
                "--xla", "on" if xla else "off", "--precision", precision,
-               "--warmup", str(args.warmup), "--windows", str(args.windows),
-               "--inference-batch", str(args.inference_batch)]
+               "--warmup", str(args.warmup), "--windows", str(args.windows)]
+    if args.inference_batch:
+        command += ["--inference-batch", str(args.inference_batch)]
     if args.steps:
         command += ["--steps", str(args.steps)]
     return command
