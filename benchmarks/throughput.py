@@ -211,6 +211,7 @@ def _serving_inputs(signature: Any, batch: int, image_size: int) -> dict[str, An
 def top_operations(profile_dir: str, count: int = 12) -> list[dict[str, Any]]:
     """The ``count`` TensorFlow op types and the ops taking the most self time in a
     ``tf.profiler`` trace under ``profile_dir``, with their share of all ops' self time
+    (idle threads excluded, reported first)
     (TensorFlow's own ``framework_op_stats`` tool, the table TensorBoard's profiler shows)."""
     import glob
 
@@ -226,6 +227,9 @@ def top_operations(profile_dir: str, count: int = 12) -> list[dict[str, Any]]:
     columns = [column["id"] for column in table["cols"]]
     rows = [dict(zip(columns, [cell.get("v") for cell in row["c"]], strict=False))
             for row in table["rows"]]
+    # the profiler's IDLE rows are threads waiting: reported apart, not as an op
+    idle = sum(float(row["total_self_time"]) for row in rows if row["type"] == "IDLE")
+    rows = [row for row in rows if row["type"] != "IDLE"]
     total = sum(float(row["total_self_time"]) for row in rows) or 1.0
     by_type: dict[str, float] = {}
     for row in rows:
@@ -233,6 +237,8 @@ def top_operations(profile_dir: str, count: int = 12) -> list[dict[str, Any]]:
     top_types = sorted(by_type.items(), key=lambda item: -item[1])[:count]
     top_ops = sorted(rows, key=lambda row: -float(row["total_self_time"]))[:count]
     return [
+        {"type": "IDLE (threads waiting, share of busy + idle)",
+         "self_time_share": round(idle / (idle + total), 4)},
         *[{"type": kind, "self_time_share": round(t / total, 4)} for kind, t in top_types],
         *[{"op": row["operation"], "type": row["type"],
            "self_time_share": round(float(row["total_self_time"]) / total, 4)}
