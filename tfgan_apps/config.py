@@ -412,7 +412,7 @@ class TrainConfig:
             (all GPUs, or ``devices``) or ``multiworker`` (the machines of ``TF_CONFIG``).
         devices: devices for ``mirrored`` (e.g. ``("/gpu:0", "/gpu:1")``).
         xla: True/False forces XLA; None: on for GPU replicas, off on CPUs (oneDNN measured
-            1.3-1.9x faster than XLA on CPU for every application, TF 2.21).
+            1.04-1.9x faster than XLA on CPU for every application, TF 2.21).
         deterministic: deterministic ops and data order (slower).
         precision: ``fp32``; ``bf16`` (Keras's ``mixed_bfloat16`` policy) or ``fp16``
             (``mixed_float16``, each optimizer in a dynamic ``LossScaleOptimizer``):

@@ -97,7 +97,7 @@ def resolve_xla(requested: bool | None, strategy: tf.distribute.Strategy) -> boo
     """Decide ``jit_compile`` explicitly (never Keras's ``"auto"``).
 
     The default (``requested`` None) is XLA on GPUs and off on CPUs: on 2 CPU cores
-    TensorFlow's oneDNN kernels measured 1.3-1.9x faster than XLA for every application and
+    TensorFlow's oneDNN kernels measured 1.04-1.9x faster than XLA for every application and
     configuration (``benchmarks/throughput.py``, TF 2.21; e.g. the default DCGAN 211 vs 149
     images/s), and XLA's first step compiles for 10-50 s. Several replicas on CPU devices
     with XLA fail in TF 2.21 (a variable placed on CPU:1 is read from CPU:0), so that

@@ -160,7 +160,7 @@ class AdversarialModel(keras.Model):
             loss: adversarial loss pair (``non_saturating``, ``minimax``, ``least_squares``;
                 default the model's ``default_loss``, the paper's).
             jit_compile: compile ``train_step`` with XLA. None: when TensorFlow sees a GPU
-                (on CPUs oneDNN measured 1.3-1.9x faster than XLA). Must be False for several
+                (on CPUs oneDNN measured 1.04-1.9x faster than XLA). Must be False for several
                 replicas on CPU devices (see :mod:`tfgan_apps.training`).
             steps_per_execution: steps run per ``tf.function`` call.
             run_eagerly: debug mode (disables ``jit_compile``).
