@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tfgan_apps.config import AppOptions, TrainConfig
 from tfgan_apps.models import AdversarialModel
+from tfgan_apps.optimizers import FusedAdam
 from tfgan_apps.training import PreparedData
 
 
@@ -147,8 +148,8 @@ class Application:
                    ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
         """``(d_optimizer, g_optimizer)``: Adam(beta_1 0.5), the papers', at
         ``d_learning_rate`` (when given) and ``learning_rate``."""
-        return (keras.optimizers.Adam(discriminator_learning_rate(config), beta_1=0.5),
-                keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
+        return (FusedAdam(discriminator_learning_rate(config), beta_1=0.5),
+                FusedAdam(config.learning_rate, beta_1=0.5))
 
     def sample_renderer(self, config: TrainConfig, model: AdversarialModel,
                         data: PreparedData) -> Callable[[keras.Model], np.ndarray]:

@@ -26,6 +26,7 @@ from tfgan_apps.export.pix2pix import build_pix2pix_archive
 from tfgan_apps.metrics import psnr, ssim
 from tfgan_apps.models import AdversarialModel, Pix2Pix
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator, unet_depth
+from tfgan_apps.optimizers import FusedAdam
 from tfgan_apps.precision import precision_scope
 from tfgan_apps.training import PreparedData
 from tfgan_apps.visualize import colorize_mask, image_grid, to_uint8_images
@@ -139,7 +140,7 @@ class Pix2PixApplication(Application):
             return super().optimizers(config, steps_per_epoch)
         total_steps = config.epochs * steps_per_epoch
         return tuple(
-            keras.optimizers.Adam(linear_decay(rate, total_steps), beta_1=0.5)
+            FusedAdam(linear_decay(rate, total_steps), beta_1=0.5)
             for rate in (discriminator_learning_rate(config), config.learning_rate))
 
     def evaluate(self, config: TrainConfig, model: AdversarialModel,

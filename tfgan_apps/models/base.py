@@ -49,6 +49,7 @@ import tensorflow as tf
 
 from tfgan_apps.errors import UserError
 from tfgan_apps.losses import get_adversarial_loss
+from tfgan_apps.optimizers import FusedAdam
 
 #: stateless draws a step may make: draw ``stream`` of step ``t`` is seeded with
 #: ``(model seed, t * STREAMS_PER_STEP + stream)``
@@ -60,7 +61,7 @@ EVALUATION_STEP = -1
 
 def default_gan_optimizer() -> keras.optimizers.Optimizer:
     """Adam(learning_rate=2e-4, beta_1=0.5), the optimizer of DCGAN, pix2pix and CycleGAN."""
-    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+    return FusedAdam(learning_rate=2e-4, beta_1=0.5)
 
 
 def num_replicas() -> int:

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from tfgan_apps.errors import UserError
+from tfgan_apps.optimizers import FusedAdam
 
 
 @keras.saving.register_keras_serializable(package="tfgan_apps")
@@ -82,7 +83,7 @@ def cyclegan_optimizers(
     ``learning_rate``) is the discriminators' initial rate."""
     rates = (learning_rate if d_learning_rate is None else d_learning_rate, learning_rate)
     return tuple(
-        keras.optimizers.Adam(
+        FusedAdam(
             learning_rate=ConstantThenLinearDecay(rate, epochs, steps_per_epoch,
                                                   decay_start_epoch),
             beta_1=beta_1,
