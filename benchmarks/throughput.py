@@ -370,10 +370,15 @@ def cli_flags(config: Any) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- the peers
+def peers_home() -> str:
+    """``$PEERS_HOME`` (default ``~/peers``): the peers' interpreters and checkouts."""
+    return os.environ.get("PEERS_HOME", os.path.expanduser("~/peers"))
+
+
 def peer_command(peers_dir: str, kind: str, script: str, args: Sequence[str]) -> list[str]:
     """The command of one peer harness run (interpreters as in the harnesses' run_all.sh;
     the TensorFlow peers fall back to this interpreter, the same TF and Keras releases)."""
-    home = os.environ.get("PEERS_HOME", os.path.expanduser("~/peers"))
+    home = peers_home()
     if kind == "torch":
         python = os.environ.get("TORCH_PY", os.path.join(home, "torchenv", "bin", "python"))
     else:
@@ -384,7 +389,7 @@ def peer_command(peers_dir: str, kind: str, script: str, args: Sequence[str]) ->
 
 
 def peer_environment() -> dict[str, str]:
-    home = os.environ.get("PEERS_HOME", os.path.expanduser("~/peers"))
+    home = peers_home()
     src = os.environ.get("PEER_SRC", os.path.join(home, "src"))
     env = dict(os.environ)
     defaults = {"JUNYANZ_REPO": "pytorch-CycleGAN-and-pix2pix",
