@@ -4,8 +4,8 @@ optimizers and learning-rate schedule as ``tfgan-apps train cyclegan``).
 
 Every variant trains on ``tfgan_shapes/style`` (64x64, A = "day" scenes, B = their
 photographic negatives, unpaired) with the compact setting of the measurements so far (ResNet
-generators ngf 32 with 6 residual blocks, 70x70 PatchGANs ndf 64, batch 1, XLA on one device)
-and the application's defaults for everything else (LSGAN, lambda_cycle 10, identity 0.5, image
+generators ngf 32 with 6 residual blocks, 70x70 PatchGANs ndf 64, batch 1) and the
+application's defaults (XLA off on CPUs, as measured by ``benchmarks/throughput.py``) for everything else (LSGAN, lambda_cycle 10, identity 0.5, image
 pools of 50, Adam 2e-4 / 0.5, the paper's jitter). The budget is given in steps,
 ``--epochs`` x ``--steps-per-epoch`` (default 50 x 60 = 3000 steps, about 15 minutes on 2
 cores), because the application builds the paper's schedule from it: the learning rate is
@@ -18,7 +18,12 @@ constant up to ``decay_start_epoch`` (default half of the epochs) and then decay
 - ``paper_upsampling``: ``--upsampling transpose``, the paper's, pinned;
 - ``upsample``: ``--upsampling upsample``, nearest-neighbour upsampling + convolution;
 - ``identity_0`` / ``identity_1``: ``--lambda-identity 0`` / ``1.0``;
-- ``long_constant``: ``--decay-start-epoch`` at 75 % of the epochs.
+- ``long_constant``: ``--decay-start-epoch`` at 75 % of the epochs;
+- ``unet``: ``--generator unet``, the pix2pix U-Net with instance norm, whose un-normalized
+  outermost skip connection carries each image's absolute colours to the output (the ResNet
+  generator's instance norms remove them after its first layer);
+- ``upsample_no_norm``: ``--upsampling upsample --generator-norm none``, the ResNet generator
+  without instance norm (the absolute colours reach the output; fully convolutional still).
 
 After training, the 200 test images are translated A -> B with ``result.model`` and one JSON
 line per (variant, seed) is printed with the equivalent CLI command, the steps done, wall-clock
@@ -77,7 +82,7 @@ from tfgan_apps.metrics import (  # noqa: E402
 from tfgan_apps.visualize import save_image_grid  # noqa: E402
 
 #: the shared setting of every variant: the compact CycleGAN measured so far (64x64, ngf 32,
-#: 6 residual blocks, ndf 64, batch 1, XLA); pictures and checkpoints every 10 epochs keep the
+#: 6 residual blocks, ndf 64, batch 1; XLA left to the application's default); pictures and checkpoints every 10 epochs keep the
 #: per-epoch file writing out of the timing (the last epoch always gets a checkpoint)
 BASE: dict[str, Any] = {
     "dataset": "builtin",
@@ -86,7 +91,6 @@ BASE: dict[str, Any] = {
     "num_residual_blocks": 6,
     "discriminator_filters": 64,
     "batch_size": 1,
-    "xla": True,
     "sample_every": 10,
     "checkpoint_every": 10,
 }
@@ -100,6 +104,8 @@ VARIANTS: dict[str, Callable[[int], dict[str, Any]]] = {
     "identity_0": lambda epochs: {"lambda_identity": 0.0},
     "identity_1": lambda epochs: {"lambda_identity": 1.0},
     "long_constant": lambda epochs: {"decay_start_epoch": int(0.75 * epochs)},
+    "unet": lambda epochs: {"generator": "unet"},
+    "upsample_no_norm": lambda epochs: {"upsampling": "upsample", "generator_norm": "none"},
 }
 
 #: issue 9: PSNR gain over the identity (dB), edge correlation, relative colour distance
@@ -290,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--discriminator-filters", type=int, default=None,
                         help=f"override the base's ndf {BASE['discriminator_filters']}")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
-                        help="override the base's XLA on")
+                        help="XLA on or off (default: the application's, off on CPUs)")
     parser.add_argument("--precision", choices=list(PRECISIONS), default=None,
                         help="train every variant at this precision (default: fp32)")
     parser.add_argument("--samples", action="store_true",

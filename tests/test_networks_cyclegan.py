@@ -116,6 +116,38 @@ def test_resnet_generator_round_trip(round_trip):
     assert round_trip_model.input_shape == (None, None, None, 3)
 
 
+@pytest.mark.parametrize("upsampling", ["transpose", "upsample"])
+def test_resnet_generator_without_norm_keeps_absolute_colour(upsampling, round_trip):
+    """``norm="none"``: no instance norm anywhere, biases instead, and (unlike instance norm,
+    which removes each image's channel means after the first layer) a flat colour shift of the
+    input changes the output; it still round-trips and takes any multiple-of-4 size."""
+    kwargs = dict(base_filters=4, num_residual_blocks=1, upsampling=upsampling)
+    plain = build_resnet_generator(16, norm="none", **kwargs)
+    assert not _layers_of(plain, keras.layers.GroupNormalization)
+    convs = _layers_of(plain, keras.layers.Conv2D) + _layers_of(plain,
+                                                                keras.layers.Conv2DTranspose)
+    assert convs and all(c.use_bias for c in convs)
+    normed = build_resnet_generator(16, **kwargs)
+    # each instance norm's scale and offset (2C) becomes its convolution's bias (C)
+    assert normed.count_params() - plain.count_params() == sum(
+        layer.weights[0].shape[0] for layer in _layers_of(normed, keras.layers.GroupNormalization))
+
+    x = np.random.default_rng(3).uniform(-0.5, 0.5, (1, 16, 16, 3)).astype("float32")
+    shifted = x + np.float32([0.4, -0.3, 0.2])
+    first_normed = keras.Model(normed.input, normed.get_layer("down1_conv").input)
+    first_plain = keras.Model(plain.input, plain.get_layer("down1_conv").input)
+    # instance norm: the c7s1 features of x and of x + a constant colour are equal
+    np.testing.assert_allclose(first_normed(x), first_normed(shifted), atol=1e-4)
+    assert np.abs(np.asarray(first_plain(x)) - np.asarray(first_plain(shifted))).max() > 1e-3
+    assert np.asarray(plain(np.zeros((1, 12, 20, 3), "float32"))).shape == (1, 12, 20, 3)
+    round_trip(plain, x)
+
+
+def test_resnet_generator_rejects_unknown_norm():
+    with pytest.raises(UserError, match="norm must be one of"):
+        build_resnet_generator(16, base_filters=4, norm="batch")
+
+
 @pytest.mark.parametrize("size,patches", [(32, 2), (64, 6), (256, 30)])
 def test_cyclegan_patch_discriminator_shapes(size, patches):
     discriminator = build_patch_discriminator(size, 3, None, base_filters=4, norm="instance")

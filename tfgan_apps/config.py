@@ -344,6 +344,9 @@ class CycleGANOptions(AppOptions):
     upsampling: str = option("transpose", "ResNet upsampling: transposed convolutions (paper) "
                              "or nearest-neighbour upsampling + convolution (no checkerboard)",
                              choices=("transpose", "upsample"))
+    generator_norm: str = option("instance", "normalization of the generators: instance norm "
+                                 "(paper) or none (keeps each image's absolute colours)",
+                                 choices=("instance", "none"))
     discriminator_filters: int | None = option(None, "PatchGAN width ndf (None: base_filters)",
                                                type=int, minimum=1)
     lambda_cycle: float = option(10.0, "weight of the cycle-consistency loss", minimum=0)
@@ -361,6 +364,7 @@ class CycleGANOptions(AppOptions):
         # Zhu et al. 2017 (today's defaults too; pinned here so the paper stays one preset
         # away whatever the defaults become).
         "paper": {"generator": "resnet", "base_filters": 64, "upsampling": "transpose",
+                  "generator_norm": "instance",
                   "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50,
                   "loss": "least_squares", "learning_rate": 2e-4, "d_learning_rate": None,
                   "batch_size": 1},

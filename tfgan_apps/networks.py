@@ -475,6 +475,10 @@ class ReflectionPadding2D(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+#: normalizations of the ResNet generator
+RESNET_NORMALIZATIONS = ("instance", "none")
+
+
 def default_residual_blocks(image_size: int | None) -> int:
     """CycleGAN's number of residual blocks: 9 for 256x256 and larger, 6 below (paper, 7.2)."""
     return 9 if image_size is not None and image_size >= 256 else 6
@@ -487,6 +491,7 @@ def build_resnet_generator(
     num_residual_blocks: int | None = None,
     upsampling: str = "transpose",
     fixed_size: bool = False,
+    norm: str = "instance",
     name: str = "resnet_generator",
 ) -> keras.Model:
     """CycleGAN's ResNet generator (Zhu et al. 2017, https://arxiv.org/abs/1703.10593, 7.2).
@@ -508,6 +513,11 @@ def build_resnet_generator(
     initialised to 1 and 0, so the network starts as the reference's and can only gain; the
     convolutions it follows have no bias (instance norm would cancel it). Weights ~ N(0, 0.02).
 
+    ``norm="none"`` drops every instance norm (the convolutions get biases instead). Instance
+    norm removes each image's per-channel mean and contrast after the first layer, so the
+    generator cannot see an input's absolute colours (e.g. its background's) and must guess
+    them; without it they reach the output. Not the paper's.
+
     The network is fully convolutional: by default it accepts any ``H, W`` that are multiples
     of 4 (other sizes: see :func:`tfgan_apps.inference.translate_any_size`), so a model trained
     at 256x256 translates a 1024x768 photo.
@@ -520,6 +530,7 @@ def build_resnet_generator(
         num_residual_blocks: n; default 9 for ``image_size >= 256``, else 6.
         upsampling: ``"transpose"`` (paper) or ``"upsample"`` (as DCGAN's option).
         fixed_size: build with input shape ``[S, S, C]`` instead of ``[None, None, C]``.
+        norm: ``"instance"`` (paper) or ``"none"``.
         name: model name.
 
     Returns:
@@ -542,6 +553,9 @@ def build_resnet_generator(
         )
     if upsampling not in ("transpose", "upsample"):
         raise UserError(f"upsampling must be 'transpose' or 'upsample', got {upsampling!r}")
+    if norm not in RESNET_NORMALIZATIONS:
+        raise UserError(f"ResNet generator norm must be one of {RESNET_NORMALIZATIONS}, got "
+                        f"{norm!r}")
     if fixed_size and image_size is None:
         raise ValueError("fixed_size=True needs an image_size")
     blocks = default_residual_blocks(image_size) if num_residual_blocks is None else int(
@@ -553,9 +567,11 @@ def build_resnet_generator(
 
     def conv_norm_relu(x, filters, kernel, strides, prefix, relu=True):
         x = ReflectionPadding2D(kernel // 2, name=f"{prefix}_pad")(x)
-        x = layers.Conv2D(filters, kernel, strides=strides, padding="valid", use_bias=False,
-                          kernel_initializer=gan_initializer(), name=f"{prefix}_conv")(x)
-        x = _normalization("instance", prefix)(x)
+        x = layers.Conv2D(filters, kernel, strides=strides, padding="valid",
+                          use_bias=norm == "none", kernel_initializer=gan_initializer(),
+                          name=f"{prefix}_conv")(x)
+        if norm != "none":
+            x = _normalization(norm, prefix)(x)
         return layers.ReLU(name=f"{prefix}_relu")(x) if relu else x
 
     x = conv_norm_relu(images, base_filters, 7, 1, "c7s1")
@@ -572,10 +588,12 @@ def build_resnet_generator(
         filters //= 2
         prefix = f"up{i + 1}"
         if upsampling == "transpose":
-            x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", use_bias=False,
+            x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
+                                       use_bias=norm == "none",
                                        kernel_initializer=gan_initializer(),
                                        name=f"{prefix}_conv")(x)
-            x = _normalization("instance", prefix)(x)
+            if norm != "none":
+                x = _normalization(norm, prefix)(x)
             x = layers.ReLU(name=f"{prefix}_relu")(x)
         else:
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"{prefix}_resize")(x)

@@ -79,6 +79,7 @@ class CycleGANApplication(Application):
                 base_filters=options.base_filters,
                 discriminator_filters=options.discriminator_filters or options.base_filters,
                 num_residual_blocks=options.num_residual_blocks, upsampling=options.upsampling,
+                generator_norm=options.generator_norm,
                 lambda_cycle=options.lambda_cycle, lambda_identity=options.lambda_identity,
                 pool_size=options.pool_size, seed=config.seed)
 

@@ -86,6 +86,9 @@ class CycleGAN(AdversarialModel):
             images smaller than 32 px).
         num_residual_blocks: ResNet blocks (default 9 at >= 256 px, else 6).
         upsampling: ResNet generator upsampling, ``"transpose"`` (paper) or ``"upsample"``.
+        generator_norm: the generators' normalization, ``"instance"`` (paper) or ``"none"``
+            (keeps each image's absolute colours; see
+            :func:`~tfgan_apps.networks.build_resnet_generator`).
         lambda_cycle: weight of the cycle-consistency loss (10).
         lambda_identity: identity-loss weight as a fraction of `lambda_cycle` (0.5; 0 disables).
         pool_size: images per :class:`ImagePool` (50; 0 feeds the newest fakes directly).
@@ -119,6 +122,7 @@ class CycleGAN(AdversarialModel):
         discriminator_layers: int = 3,
         num_residual_blocks: int | None = None,
         upsampling: str = "transpose",
+        generator_norm: str = "instance",
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
         pool_size: int = 50,
@@ -137,9 +141,10 @@ class CycleGAN(AdversarialModel):
         def build_generator(name: str) -> keras.Model:
             if generator == "unet":
                 return build_unet_generator(image_size, channels, channels, base_filters,
-                                            norm="instance", dropout=0.0, name=name)
+                                            norm=generator_norm, dropout=0.0, name=name)
             return build_resnet_generator(image_size, channels, base_filters,
-                                          num_residual_blocks, upsampling=upsampling, name=name)
+                                          num_residual_blocks, upsampling=upsampling,
+                                          norm=generator_norm, name=name)
 
         def build_discriminator(name: str) -> keras.Model:
             return build_patch_discriminator(image_size, channels, None, discriminator_filters,
