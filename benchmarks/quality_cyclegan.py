@@ -5,8 +5,9 @@ optimizers and learning-rate schedule as ``tfgan-apps train cyclegan``).
 Every variant trains on ``tfgan_shapes/style`` (64x64, A = "day" scenes, B = their
 photographic negatives, unpaired) with the compact setting of the measurements so far (ResNet
 generators ngf 32 with 6 residual blocks, 70x70 PatchGANs ndf 64, batch 1) and the
-application's defaults (XLA off on CPUs, as measured by ``benchmarks/throughput.py``) for everything else (LSGAN, lambda_cycle 10, identity 0.5, image
-pools of 50, Adam 2e-4 / 0.5, the paper's jitter). The budget is given in steps,
+application's defaults for everything else (XLA off on CPUs, as ``benchmarks/throughput.py``
+measured; LSGAN, lambda_cycle 10, identity 0.5, image pools of 50, Adam 2e-4 / 0.5, the
+paper's jitter). The budget is given in steps,
 ``--epochs`` x ``--steps-per-epoch`` (default 50 x 60 = 3000 steps, about 15 minutes on 2
 cores), because the application builds the paper's schedule from it: the learning rate is
 constant up to ``decay_start_epoch`` (default half of the epochs) and then decays linearly to
@@ -82,8 +83,9 @@ from tfgan_apps.metrics import (  # noqa: E402
 from tfgan_apps.visualize import save_image_grid  # noqa: E402
 
 #: the shared setting of every variant: the compact CycleGAN measured so far (64x64, ngf 32,
-#: 6 residual blocks, ndf 64, batch 1; XLA left to the application's default); pictures and checkpoints every 10 epochs keep the
-#: per-epoch file writing out of the timing (the last epoch always gets a checkpoint)
+#: 6 residual blocks, ndf 64, batch 1; XLA left to the application's default); pictures and
+#: checkpoints every 10 epochs keep the per-epoch file writing out of the timing (the last
+#: epoch always gets a checkpoint)
 BASE: dict[str, Any] = {
     "dataset": "builtin",
     "image_size": 64,
