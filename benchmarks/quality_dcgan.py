@@ -218,6 +218,7 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
     model = result.model
     samples = _samples(model, args.samples)
     generated, _ = score(classifier, features, samples, real["features"])
+    raw = _raw_generator_figures(model, args.samples, scorer)
     steady = time.perf_counter() if budget.first_step_end is None else budget.first_step_end
     grid = os.path.join(result.run_dir, "final_grid.png")
     tf.io.write_file(grid, tf.io.encode_png(_grid(samples[:64])))
@@ -240,13 +241,30 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
         "last_d_real": _last(history, "d_real"),
         "last_d_fake": _last(history, "d_fake"),
         "grid": grid,
+        **raw,
     }
 
 
-def _samples(model: keras.Model, count: int) -> np.ndarray:
-    """``count`` generated images (fixed noise seeds, the same for every run)."""
-    return np.concatenate([model.generate(250, seed=1000 + i).numpy()
+def _samples(model: keras.Model, count: int, raw: bool = False) -> np.ndarray:
+    """``count`` generated images (fixed noise seeds, the same for every run) of the model's
+    sampling generator (the moving average when it keeps one), or of the raw ``generator``."""
+    if not raw:
+        return np.concatenate([model.generate(250, seed=1000 + i).numpy()
+                               for i in range(count // 250)])
+    return np.concatenate([model.generator(model.sample_noise(250, seed=1000 + i),
+                                           training=False).numpy()
                            for i in range(count // 250)])
+
+
+def _raw_generator_figures(model: keras.Model, count: int, scorer: tuple) -> dict:
+    """With a moving-average generator, the same figures for the raw generator under
+    ``raw_generator`` (one run then measures both sides of ``--ema-decay``); else ``{}``."""
+    if getattr(model, "generator_ema", None) is None:
+        return {}
+    classifier, features, real = scorer
+    generated, _ = score(classifier, features, _samples(model, count, raw=True),
+                         real["features"])
+    return {"raw_generator": _figures(generated, real)}
 
 
 def _figures(generated: dict, real: dict) -> dict:
@@ -325,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
             model = load_run_model(run_dir)
             generated, _ = score(classifier, features, _samples(model, args.samples),
                                  real["features"])
-            print(json.dumps({"run": os.path.basename(run_dir), **_figures(generated, real)}),
+            print(json.dumps({"run": os.path.basename(run_dir), **_figures(generated, real),
+                              **_raw_generator_figures(model, args.samples,
+                                                       (classifier, features, real))}),
                   flush=True)
         return 0
     results = []
