@@ -282,6 +282,9 @@ def remedied_dcgan(seed: int = 0, **kwargs) -> DCGAN:
 
 
 def test_ema_follows_the_documented_update():
+    """Every weight but batch norm's statistics follows ``ema <- w + decay (ema - w)``; the
+    statistics are the average's own: one momentum update from the moving-average
+    generator's batch statistics on the noise of G's update (stream 1)."""
     keras.utils.set_random_seed(0)
     model = remedied_dcgan(diff_augment="none", r1_weight=0.0)
     model.compile(jit_compile=False)
@@ -289,11 +292,32 @@ def test_ema_follows_the_documented_update():
     np.testing.assert_array_equal(initial[0], model.generator.weights[0].numpy())
     model.fit(pattern_images(8), batch_size=8, epochs=1, verbose=0)
     decay = min(0.99, (1 + 0) / (10 + 0))  # step 0's warm-up decay
-    for average, weight, start in zip(model.generator_ema.weights, model.generator.weights,
-                                      initial, strict=True):
+    ema = model.generator_ema
+    norms = [la for la in ema.layers if isinstance(la, keras.layers.BatchNormalization)]
+    statistics = {id(v) for la in norms for v in (la.moving_mean, la.moving_variance)}
+    assert norms and len(statistics) == 2 * len(norms)
+    for average, weight, start in zip(ema.weights, model.generator.weights, initial,
+                                      strict=True):
+        if id(average) in statistics:
+            continue
         w = weight.numpy()
         np.testing.assert_allclose(average.numpy(), w + decay * (start - w), rtol=1e-5,
                                    atol=1e-6)
+    # ...which are not the average of the raw generator's statistics
+    raw_norm = model.generator.get_layer(norms[0].name)
+    assert not np.allclose(norms[0].moving_mean.numpy(), raw_norm.moving_mean.numpy())
+    actual = [(n.moving_mean.numpy(), n.moving_variance.numpy()) for n in norms]
+    z = model.replica_normal(8, (model.latent_dim,), 0, stream=1)
+    for norm, (mean, variance) in zip(norms, actual, strict=True):
+        # training mode: the layers before normalize with batch statistics, as in the update
+        # (this call moves their statistics again, hence the values read beforehand)
+        activations = keras.Model(ema.input, norm.input)(z, training=True).numpy()
+        axes = tuple(range(activations.ndim - 1))
+        momentum = norm.momentum
+        np.testing.assert_allclose(mean, (1 - momentum) * activations.mean(axes), rtol=1e-4,
+                                   atol=1e-6)
+        np.testing.assert_allclose(variance, momentum + (1 - momentum) * activations.var(axes),
+                                   rtol=1e-4, atol=1e-6)
 
 
 def test_the_moving_average_generates_and_is_exported(tmp_path):

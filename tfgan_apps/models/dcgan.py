@@ -171,7 +171,7 @@ class DCGAN(AdversarialModel):
                 g_loss = self.adversarial_loss.generator(fake_out)
         self.optimize(g_tape, g_loss, self.g_optimizer, self.generator_variables())
         if self.generator_ema is not None:
-            self._update_moving_average(step)
+            self._update_moving_average(z, step)
 
         figures = {
             "d_loss": d_loss,
@@ -218,19 +218,34 @@ class DCGAN(AdversarialModel):
             images, self.step_seed(step, stream), self.diff_augment,
             batch_offset=tf.cast(replica, tf.int32) * local, global_batch=local * num_replicas())
 
-    def _update_moving_average(self, step: tf.Tensor) -> None:
-        """``ema <- w + decay * (ema - w)`` for every weight (batch-norm statistics too, so
-        the average's statistics follow its own weights' drift).
+    def _update_moving_average(self, z: tf.Tensor, step: tf.Tensor) -> None:
+        """``ema <- w + decay * (ema - w)`` for every weight but batch norm's moving statistics;
+        those are the average's own, updated by one forward pass of ``generator_ema`` in
+        training mode (no gradient) on ``z``, the noise of G's update.
+
+        The moving average of G's statistics is not the statistics of the averaged weights'
+        activations, and the gap grows as the weights drift: at width 32 after 5567 steps the
+        averaged statistics gave classifier-feature FID 18.8 against 15.6 with the average's
+        own batch statistics (``benchmarks/quality_dcgan.py``). BigGAN's "standing statistics"
+        fix the same mismatch after training; here it is kept up to date, so checkpoints,
+        samples and exports always carry consistent statistics.
 
         Every replica holds the same synchronized weights and computes the same average, so
-        each assigns its own copy (the variables' aggregation is "none").
+        each assigns its own copy (the variables' aggregation is "none"); the forward pass's
+        batch norms are synchronized, so the statistics are the global batch's.
         """
         t = tf.cast(step, tf.float32)
         decay = tf.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        own_statistics = {id(variable) for layer in _batch_norm_layers(self.generator_ema)
+                          for variable in (layer.moving_mean, layer.moving_variance)}
         for average, weight in zip(self.generator_ema.weights, self.generator.weights,
                                    strict=True):
+            if id(average) in own_statistics:
+                continue
             value = tf.cast(weight, average.dtype)
             average.assign(value + tf.cast(decay, average.dtype) * (average - value))
+        if own_statistics:
+            self.generator_ema(z, training=True)
 
     def test_networks(self, data: Any) -> dict[str, tf.Tensor]:
         """Evaluation: ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` on the real batch
@@ -254,6 +269,17 @@ class DCGAN(AdversarialModel):
         if self.r1_weight:  # a tracker of its own: not computed in evaluation
             figures["r1_penalty"] = tf.zeros(())
         return self.update_trackers(figures)
+
+
+def _batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """The batch-norm layers of ``model``, nested models included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found += _batch_norm_layers(layer)
+    return found
 
 
 def _images(data: Any) -> tf.Tensor:
