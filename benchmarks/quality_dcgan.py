@@ -17,6 +17,10 @@ Scoring: a small shape classifier, trained here on the real training split with 
   real test images (Heusel et al. 2017's formula in this classifier's feature space, not
   Inception's: comparable within this benchmark only).
 
+With a moving-average generator (``--ema-decay``, the default) each run also scores the raw
+generator under ``raw_generator`` (same noise, same classifier), so one run measures both sides
+of the EMA option.
+
 Targets (issue 9): with the default settings, confidence ratio >= 0.9 and coverage ratio >= 0.95
 of real within 10 CPU minutes (600 s on 2 cores) on the full set.
 
