@@ -15,7 +15,8 @@ constant up to ``decay_start_epoch`` (default half of the epochs) and then decay
 ``stopped_by_budget``; the schedule then never reaches 0). Variants (flat
 ``TrainConfig.create`` settings over that base):
 
-- ``default``: the application's defaults (today transposed convolutions);
+- ``default``: the application's defaults (since this benchmark chose them: nearest-neighbour
+  upsampling and no instance norm in the generators, i.e. ``upsample_no_norm``);
 - ``paper_upsampling``: ``--upsampling transpose``, the paper's, pinned;
 - ``upsample``: ``--upsampling upsample``, nearest-neighbour upsampling + convolution;
 - ``identity_0`` / ``identity_1``: ``--lambda-identity 0`` / ``1.0``;

@@ -337,17 +337,18 @@ class CycleGANOptions(AppOptions):
                                     "any size", type=str, path="dir")
     generator: str = option("resnet", "ResNet (paper; translates any size) or the pix2pix "
                             "U-Net", choices=("resnet", "unet"))
-    base_filters: int = option(64, "generator width ngf: filters of its first layer", minimum=1)
+    base_filters: int = option(32, "generator width ngf: filters of its first layer (the "
+                               "paper's 64)", minimum=1)
     num_residual_blocks: int | None = option(None, "ResNet blocks (None: 9 at 256 px and "
                                              "above, else 6)", type=int, minimum=1,
                                              flag="--residual-blocks")
-    upsampling: str = option("transpose", "ResNet upsampling: transposed convolutions (paper) "
+    upsampling: str = option("upsample", "ResNet upsampling: transposed convolutions (paper) "
                              "or nearest-neighbour upsampling + convolution (no checkerboard)",
                              choices=("transpose", "upsample"))
-    generator_norm: str = option("instance", "normalization of the generators: instance norm "
+    generator_norm: str = option("none", "normalization of the generators: instance norm "
                                  "(paper) or none (keeps each image's absolute colours)",
                                  choices=("instance", "none"))
-    discriminator_filters: int | None = option(None, "PatchGAN width ndf (None: base_filters)",
+    discriminator_filters: int | None = option(64, "PatchGAN width ndf (None: base_filters)",
                                                type=int, minimum=1)
     lambda_cycle: float = option(10.0, "weight of the cycle-consistency loss", minimum=0)
     lambda_identity: float = option(0.5, "identity loss as a fraction of lambda_cycle (0 "
@@ -361,10 +362,10 @@ class CycleGANOptions(AppOptions):
                        choices=("least_squares", "non_saturating"))
 
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        # Zhu et al. 2017 (today's defaults too; pinned here so the paper stays one preset
-        # away whatever the defaults become).
+        # Zhu et al. 2017. The defaults differ where benchmarks/quality_cyclegan.py chose:
+        # ngf 32, nearest-neighbour upsampling and no instance norm in the generators.
         "paper": {"generator": "resnet", "base_filters": 64, "upsampling": "transpose",
-                  "generator_norm": "instance",
+                  "generator_norm": "instance", "discriminator_filters": 64,
                   "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50,
                   "loss": "least_squares", "learning_rate": 2e-4, "d_learning_rate": None,
                   "batch_size": 1},

@@ -311,13 +311,6 @@ def run_training(application: TrainingApplication, config: TrainConfig,
     data = application.datasets(config)
     data = PreparedData(shard_by_data(data.train, strategy),
                         shard_by_data(data.validation, strategy), data.facts)
-    if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and isinstance(data.train.element_spec, tuple)):
-        # Keras 3.15's fit reduces a first batch across workers before training
-        # (_maybe_symbolic_build), which fails on (image, target) batches: refuse in one line
-        raise UserError(f"multiworker trains DCGAN only for now: Keras fails on {config.app}'s "
-                        "(image, target) batches under MultiWorkerMirroredStrategy; use "
-                        "mirrored on one machine", option="strategy")
     train_data = data.train
     # One endless iterator over the data for the whole run (when the epoch length is known),
     # so a resumed run can skip exactly the batches already seen and continue in the same order.

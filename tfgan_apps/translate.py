@@ -11,11 +11,11 @@ nothing decoded). A file of more than ``max_pixels`` (default :data:`MAX_PIXELS`
 20000 x 20000. Translating a whole image takes far more memory than the image: measured in a
 subprocess (decode, float32, the traced generator, ``save_png``; 2 CPU cores), the peak RSS
 grows by about 100 bytes per pixel with a tiny generator (4 filters, 1 residual block), 220
-with 16 filters and 6 blocks, and 650 with the default one (64 filters, 9 blocks: 1.0 GB at
+with 16 filters and 6 blocks, and 650 with the paper's (64 filters, 9 blocks: 1.0 GB at
 1448 x 1084) on top of TensorFlow's own 0.6-0.7 GB. :func:`untiled_memory_estimate` bounds it
 by :data:`UNTILED_BYTES_PER_PIXEL` + :data:`UNTILED_BYTES_PER_PIXEL_PER_FILTER` x the
 generator's first-layer filters per pixel; an image estimated above
-:data:`UNTILED_MEMORY_BUDGET` (2 GiB: with the default generator from about 2.6 megapixels,
+:data:`UNTILED_MEMORY_BUDGET` (2 GiB: with the paper's generator from about 2.6 megapixels,
 a tiny one from 19) is translated in tiles (:func:`automatic_tile`: 512) without being asked,
 with one line saying so.
 

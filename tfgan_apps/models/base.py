@@ -253,6 +253,29 @@ class AdversarialModel(keras.Model):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator: Any = None, data_batch: Any = None) -> None:
+        """Keras's pre-``fit``/``evaluate`` build, without drawing a batch when nothing needs
+        one.
+
+        Under a strategy, Keras 3's TensorFlow trainer opens an iterator over the data, takes
+        its first batch and ``strategy.reduce``s it across replicas, only to learn the input
+        shapes for building unbuilt layers, compiled metrics and losses. These models are
+        built when constructed and compile neither (their optimizers are built by
+        :meth:`compile`), so the batch is never used, and it costs twice: the extra
+        iterator advances a seeded shuffle to its next order (a run under a strategy then
+        trained on other batches than the same run on one device, which never takes this
+        path), and under ``MultiWorkerMirroredStrategy`` the cross-worker reduce fails on
+        ``(image, target)`` batches. Anything unbuilt still gets Keras's own build.
+        """
+        built = all(layer.built for layer in self._flatten_layers())
+        compiled_extras = (getattr(self, "_compile_metrics", None) is not None
+                           or getattr(self, "_compile_loss", None) is not None)
+        if self._distribute_strategy is None or not built or compiled_extras:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+            return
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
     # ------------------------------------------------------- the train step and its helpers
     @property
     def metrics(self) -> list:
