@@ -76,4 +76,8 @@ def test_edge_correlation():
     unrelated = edge_correlation(scenes(4, seed=4), a)
     assert unrelated.mean() < 0.5
     flat = np.full((1, 16, 16, 3), 100, np.uint8)
-    assert np.isnan(edge_correlation(flat, flat)[0])
+    assert np.isnan(edge_correlation(flat, flat)[0])  # nothing to preserve
+    # a flat output of a scene with edges preserved none of them
+    flat_scenes = np.full_like(a, 100)
+    np.testing.assert_array_equal(edge_correlation(flat_scenes, a), 0.0)
+    assert np.isnan(edge_correlation(a, flat_scenes)).all()

@@ -152,7 +152,11 @@ def test_a_few_steps_train_finite_with_float32_outputs_and_round_trip(kind, prec
     for optimizer in (model.d_optimizer, model.g_optimizer):
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) is loss_scaled
 
-    steps = 4
+    # fp16: dynamic loss scaling skips the steps whose scaled gradients overflow while it
+    # halves its scale from 2**15. The default CycleGAN's un-normalized generators start with
+    # nearly flat outputs, whose gradient through D's instance norm overflows float16 until
+    # the scale is down to 8: 12 skipped steps (measured), after which every network trains.
+    steps = 16 if precision == "fp16" and kind == "cyclegan" else 4
     before = [np.array(v) for network in networks(model) for v in network.trainable_weights]
     history = model.fit(batches(kind, steps), epochs=1, verbose=0).history
     assert history and all(np.isfinite(v).all() for v in history.values()), history

@@ -332,14 +332,16 @@ def edge_correlation(images: Any, references: Any) -> np.ndarray:
     Per image, the Pearson correlation over pixels of the Sobel gradient magnitudes of the two
     images' luma (ITU-R BT.601, ``tf.image.rgb_to_grayscale``). The gradient *magnitude* ignores
     the sign of a contrast, so an edge-preserving translation (even a negative) scores 1 against
-    its input and unrelated images score about 0. Images with no edge at all give NaN.
+    its input and unrelated images score about 0. An image without any edge whose reference
+    has some (e.g. an untrained generator's flat grey output) preserved none of them and
+    scores 0; a reference without any edge gives NaN (there was nothing to preserve).
 
     Args:
         images, references: ``[batch, H, W, C]`` (C = 1 or 3), both uint8 in [0, 255] or both
             float in [-1, 1]; for CycleGAN, ``G(a)`` and ``a``.
 
     Returns:
-        float32 ``[batch]`` in [-1, 1] (NaN for flat images).
+        float32 ``[batch]`` in [-1, 1] (0 for a flat image, NaN for a flat reference).
     """
     images, references = _to_unit_float(images), _to_unit_float(references)
     _check_same_shape(images, references)
@@ -357,9 +359,11 @@ def edge_correlation(images: Any, references: Any) -> np.ndarray:
     y = tf.reshape(magnitude(references), [tf.shape(references)[0], -1])
     x = x - tf.reduce_mean(x, axis=1, keepdims=True)
     y = y - tf.reduce_mean(y, axis=1, keepdims=True)
-    denominator = tf.sqrt(tf.reduce_sum(x * x, axis=1) * tf.reduce_sum(y * y, axis=1))
-    correlation = tf.reduce_sum(x * y, axis=1) / denominator  # 0/0 = NaN for flat images
-    return correlation.numpy()
+    image_energy, reference_energy = tf.reduce_sum(x * x, axis=1), tf.reduce_sum(y * y, axis=1)
+    correlation = tf.reduce_sum(x * y, axis=1) / tf.sqrt(image_energy * reference_energy)
+    # 0/0 is NaN: keep it for a flat reference, score a flat image against edges as 0
+    flat_image = tf.logical_and(image_energy == 0, reference_energy > 0)
+    return tf.where(flat_image, tf.zeros_like(correlation), correlation).numpy()
 
 
 def unpaired_translation_measures(translated: Any, sources: Any, references: Any,
@@ -376,13 +380,13 @@ def unpaired_translation_measures(translated: Any, sources: Any, references: Any
     Returns:
         ``colour_sw_relative`` (:func:`relative_colour_sliced_wasserstein`: 1 = identity, 0 =
         B's colours), ``edge_correlation`` (:func:`edge_correlation` with the input, mean over
-        images with edges), and with ``truths``: ``psnr_db``, ``ssim``, ``identity_psnr_db``,
+        inputs with edges), and with ``truths``: ``psnr_db``, ``ssim``, ``identity_psnr_db``,
         ``identity_ssim`` (of the input itself) and ``psnr_gain_db``.
     """
     figures = {
         "colour_sw_relative": relative_colour_sliced_wasserstein(translated, sources,
                                                                  references),
-        # nanmean: a scene without any edge gives NaN (see edge_correlation)
+        # nanmean: an input scene without any edge gives NaN (see edge_correlation)
         "edge_correlation": float(np.nanmean(edge_correlation(translated, sources))),
     }
     if truths is not None:
