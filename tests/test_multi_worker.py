@@ -89,16 +89,24 @@ def _assert_workers_agree_with_one_process(run_dir: str, single_dir: str,
     assert _files(other_dir) >= {"checkpoints/checkpoint", "model.keras"}
 
 
+def _two_workers_and_one_process(app: str, flags: list[str], tmp_path, **prepare
+                                 ) -> tuple[str, str]:
+    """Run ``flags`` as two workers and as one process; returns both run directories. The
+    built-in dataset is prepared first (a one-step run with ``prepare``), before two
+    processes could race to write it."""
+    train(TrainConfig.create(app, dataset="builtin", epochs=1, steps_per_epoch=1, xla=False,
+                             output=str(tmp_path / "prepare"), **prepare), verbose=0)
+    run_dir, single_dir = str(tmp_path / "run"), str(tmp_path / "single")
+    _train_two_workers(app, flags, run_dir)
+    _train_one_process(app, flags, single_dir)
+    return run_dir, single_dir
+
+
 @pytest.mark.slow
 def test_two_dcgan_workers_train_the_model_of_one_process_and_only_the_chief_writes(tmp_path):
-    # the built-in dataset is prepared once, before two processes could race to write it
-    train(TrainConfig.create("dcgan", dataset="builtin", image_size=16, channels=1,
-                             batch_size=8, epochs=1, steps_per_epoch=1, latent_dim=8,
-                             base_filters=8, xla=False, output=str(tmp_path / "prepare")),
-          verbose=0)
-    run_dir, single_dir = str(tmp_path / "run"), str(tmp_path / "single")
-    _train_two_workers("dcgan", TINY, run_dir)
-    _train_one_process("dcgan", TINY, single_dir)
+    run_dir, single_dir = _two_workers_and_one_process(
+        "dcgan", TINY, tmp_path, image_size=16, channels=1, batch_size=8, latent_dim=8,
+        base_filters=8)
     _assert_workers_agree_with_one_process(run_dir, single_dir,
                                            ("generator", "discriminator", "generator_ema"))
     assert "samples/epoch_0002.png" in _files(run_dir)
@@ -114,13 +122,9 @@ PIX2PIX_TINY = ["--dataset", "builtin", "--image-size", "32", "--batch-size", "4
 def test_two_pix2pix_workers_train_the_model_of_one_process(tmp_path):
     """(image, target) batches: Keras's pre-fit build used to reduce a first batch across
     workers and fail on them (see ``AdversarialModel._maybe_symbolic_build``)."""
-    train(TrainConfig.create("pix2pix", dataset="builtin", image_size=32, batch_size=4,
-                             base_filters=4, discriminator_filters=4, epochs=1,
-                             steps_per_epoch=1, xla=False, output=str(tmp_path / "prepare")),
-          verbose=0)
-    run_dir, single_dir = str(tmp_path / "run"), str(tmp_path / "single")
-    _train_two_workers("pix2pix", PIX2PIX_TINY, run_dir)
-    _train_one_process("pix2pix", PIX2PIX_TINY, single_dir)
+    run_dir, single_dir = _two_workers_and_one_process(
+        "pix2pix", PIX2PIX_TINY, tmp_path, image_size=32, batch_size=4, base_filters=4,
+        discriminator_filters=4)
     _assert_workers_agree_with_one_process(run_dir, single_dir,
                                            ("generator", "discriminator"))
 
