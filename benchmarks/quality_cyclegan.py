@@ -18,12 +18,14 @@ constant up to ``decay_start_epoch`` (default half of the epochs) and then decay
 - ``default``: the application's defaults (since this benchmark chose them: nearest-neighbour
   upsampling and no instance norm in the generators, i.e. ``upsample_no_norm``);
 - ``paper_upsampling``: ``--upsampling transpose``, the paper's, pinned;
-- ``upsample``: ``--upsampling upsample``, nearest-neighbour upsampling + convolution;
+- ``upsample``: ``--upsampling upsample --generator-norm instance``, nearest-neighbour
+  upsampling + convolution with the paper's instance norm (the defaults before this
+  benchmark chose ``none``);
 - ``identity_0`` / ``identity_1``: ``--lambda-identity 0`` / ``1.0``;
 - ``long_constant``: ``--decay-start-epoch`` at 75 % of the epochs;
-- ``unet``: ``--generator unet``, the pix2pix U-Net with instance norm, whose un-normalized
-  outermost skip connection carries each image's absolute colours to the output (the ResNet
-  generator's instance norms remove them after its first layer);
+- ``unet``: ``--generator unet --generator-norm instance``, the pix2pix U-Net with instance
+  norm, whose un-normalized outermost skip connection carries each image's absolute colours
+  to the output (the ResNet generator's instance norms remove them after its first layer);
 - ``upsample_no_norm``: ``--upsampling upsample --generator-norm none``, the ResNet generator
   without instance norm (the absolute colours reach the output; fully convolutional still).
 
@@ -103,11 +105,11 @@ BASE: dict[str, Any] = {
 VARIANTS: dict[str, Callable[[int], dict[str, Any]]] = {
     "default": lambda epochs: {},
     "paper_upsampling": lambda epochs: {"upsampling": "transpose"},
-    "upsample": lambda epochs: {"upsampling": "upsample"},
+    "upsample": lambda epochs: {"upsampling": "upsample", "generator_norm": "instance"},
     "identity_0": lambda epochs: {"lambda_identity": 0.0},
     "identity_1": lambda epochs: {"lambda_identity": 1.0},
     "long_constant": lambda epochs: {"decay_start_epoch": int(0.75 * epochs)},
-    "unet": lambda epochs: {"generator": "unet"},
+    "unet": lambda epochs: {"generator": "unet", "generator_norm": "instance"},
     "upsample_no_norm": lambda epochs: {"upsampling": "upsample", "generator_norm": "none"},
 }
 
