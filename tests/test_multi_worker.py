@@ -112,23 +112,6 @@ def test_two_dcgan_workers_train_the_model_of_one_process_and_only_the_chief_wri
     assert "samples/epoch_0002.png" in _files(run_dir)
 
 
-PIX2PIX_TINY = ["--dataset", "builtin", "--image-size", "32", "--batch-size", "4",
-                "--base-filters", "4", "--discriminator-filters", "4", "--epochs", "2",
-                "--steps-per-epoch", "2", "--deterministic", "--seed", "5", "--quiet",
-                "--no-xla"]
-
-
-@pytest.mark.slow
-def test_two_pix2pix_workers_train_the_model_of_one_process(tmp_path):
-    """(image, target) batches: Keras's pre-fit build used to reduce a first batch across
-    workers and fail on them (see ``AdversarialModel._maybe_symbolic_build``)."""
-    run_dir, single_dir = _two_workers_and_one_process(
-        "pix2pix", PIX2PIX_TINY, tmp_path, image_size=32, batch_size=4, base_filters=4,
-        discriminator_filters=4)
-    _assert_workers_agree_with_one_process(run_dir, single_dir,
-                                           ("generator", "discriminator"))
-
-
 def test_multiworker_needs_tf_config_and_an_output(tmp_path, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     settings = dict(dataset="builtin", image_size=16, channels=1, batch_size=8, epochs=1,
@@ -138,3 +121,21 @@ def test_multiworker_needs_tf_config_and_an_output(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="every worker must name the same run directory"):
         train(TrainConfig.create("dcgan", **settings), verbose=0)
     assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_multiworker_refuses_paired_batches_in_one_line(tmp_path):
+    (port,) = _free_ports(1)
+    config = {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker",
+                                                                     "index": 0}}
+    done = subprocess.run(
+        [sys.executable, "-m", "tfgan_apps.cli", "train", "pix2pix", "--dataset", "builtin",
+         "--image-size", "32", "--batch-size", "4", "--base-filters", "4", "--epochs", "1",
+         "--steps-per-epoch", "1", "--quiet", "--no-xla", "--strategy", "multiworker",
+         "--output", str(tmp_path / "run")],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": json.dumps(config)},
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("tfgan-apps:")]
+    assert errors == [errors[0]] and "trains DCGAN only for now" in errors[0]
+    assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "run")
