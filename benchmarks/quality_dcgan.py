@@ -252,11 +252,9 @@ def run_variant(name: str, size: int | None, seed: int, args: argparse.Namespace
 def _samples(model: keras.Model, count: int, raw: bool = False) -> np.ndarray:
     """``count`` generated images (fixed noise seeds, the same for every run) of the model's
     sampling generator (the moving average when it keeps one), or of the raw ``generator``."""
-    if not raw:
-        return np.concatenate([model.generate(250, seed=1000 + i).numpy()
-                               for i in range(count // 250)])
-    return np.concatenate([model.generator(model.sample_noise(250, seed=1000 + i),
-                                           training=False).numpy()
+    generator = model.generator if raw else model.inference_generator
+    return np.concatenate([generator(model.sample_noise(250, seed=1000 + i),
+                                     training=False).numpy()
                            for i in range(count // 250)])
 
 
