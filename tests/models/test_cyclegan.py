@@ -259,9 +259,12 @@ def test_training_moves_a2b_towards_the_true_negative():
     # TF 2.21 / Keras 3.15.1 / NumPy 2.4 (2026-12-01): 0.659 -> 0.347, identity 1.498; an
     # untrained or diverging model stays near `before` or above. (The ratio was under 0.5
     # with earlier package versions; 500 steps gave 0.56: the adversarial game oscillates, so
-    # the bound is on this step count.)
-    assert after < 0.6 * before, (before, after)
-    assert after < 0.25 * identity, (identity, after)
+    # the bound is on this step count.) Eigen's kernels round differently by CPU too: on a
+    # 2-core AMD EPYC without AVX-512 (2026-12-02) the same run gave 0.659 -> 0.402 (0.27 of
+    # identity), so the bounds leave room for that while an untrained model (0.44 of
+    # identity, 1.0 of before) still fails both.
+    assert after < 0.7 * before, (before, after)
+    assert after < 0.3 * identity, (identity, after)
 
 
 # ---------------------------------------------------------------------------- serialization
