@@ -1,9 +1,9 @@
 """Shared test setup.
 
-- TFDS datasets (the built-in ``tfgan_shapes`` configs) are prepared once per session in a
-  temporary data dir, never in the user's ``~/tensorflow_datasets`` and never from the network.
-  The variable is set before TFDS is imported (TFDS reads it at import) and is inherited by
-  the CLI subprocesses and notebook kernels the tests start.
+- TFDS datasets (the built-in ``tfgan_shapes`` configs) are prepared once per session (per
+  pytest-xdist worker) in a temporary data dir, never in the user's ``~/tensorflow_datasets``
+  and never from the network. The variable is set before TFDS is imported (TFDS reads it at
+  import) and is inherited by the CLI subprocesses and notebook kernels the tests start.
 - The CPU is split into two logical devices so MirroredStrategy tests have two replicas; the
   default strategy still runs on one device.
 """
@@ -14,7 +14,15 @@ import contextlib
 import os
 import tempfile
 
-os.environ.setdefault("TFDS_DATA_DIR", tempfile.mkdtemp(prefix="tfgan-tests-tfds-"))
+# Under pytest-xdist each worker inherits the controller's environment: a data dir this file
+# made (not one the user set) is replaced by the worker's own, so that two workers never
+# prepare the same dataset in one place at once.
+if "TFDS_DATA_DIR" not in os.environ or (
+        os.environ.get("TFGAN_TESTS_OWN_TFDS_DIR") == os.environ["TFDS_DATA_DIR"]
+        and os.environ.get("PYTEST_XDIST_WORKER")):
+    os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(
+        prefix=f"tfgan-tests-tfds-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+    os.environ["TFGAN_TESTS_OWN_TFDS_DIR"] = os.environ["TFDS_DATA_DIR"]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
