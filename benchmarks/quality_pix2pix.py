@@ -20,7 +20,9 @@ settings over the defaults):
 - D-calibration ablations (the default adds N(0, 0.1^2) instance noise to the masks D sees,
   real one-hot and generated softmax alike): ``no_noise`` (``--instance-noise 0``, the paper's
   plain targets), ``label_smoothing`` (no noise, one-sided smoothing: D's real target 0.9),
-  ``noise_and_smoothing`` (both), ``d_layers_2`` (34x34 patches), ``d_lr_low`` (D at 5e-5);
+  ``noise_and_smoothing`` (both), ``d_layers_2`` (34x34 patches), ``d_lr_low`` (D at 5e-5),
+  ``scaling`` (Luc et al. 2016's scaled real masks, tau 0.9, over the default's noise) and
+  ``scaling_no_noise``;
 - narrower networks (U-Net and PatchGAN widths, U-Net filter cap): ``w16_c128``, ``w16_c64``,
   ``w32_c128``. On a CPU whose memory bandwidth is low, the per-step cost is dominated by the
   U-Net's widest layers at the smallest spatial sizes (their filters are streamed several
@@ -66,6 +68,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "noise_and_smoothing": {"label_smoothing": 0.1},
     "d_layers_2": {"discriminator_layers": 2},
     "d_lr_low": {"d_learning_rate": 5e-5},
+    "scaling": {"real_mask_scaling": 0.9},
+    "scaling_no_noise": {"real_mask_scaling": 0.9, "instance_noise": 0.0},
     # narrower networks: fewer weights to stream per step (see the module docstring)
     "w16_c128": {"base_filters": 16, "max_filters": 128, "discriminator_filters": 16},
     "w16_c64": {"base_filters": 16, "max_filters": 64, "discriminator_filters": 16},

@@ -87,6 +87,7 @@ def test_help_lists_the_new_flags(capsys):
     ({"label_smoothing": 1.0}, "label_smoothing must be in"),
     ({"label_smoothing": 0.1, "loss": "least_squares"}, "logistic losses"),
     ({"instance_noise": -0.1}, "instance_noise must be >= 0"),
+    ({"real_mask_scaling": 1.0}, "real_mask_scaling must be in"),
     ({"lr_decay": "cosine"}, "lr_decay must be one of"),
     ({"discriminator_layers": 0}, "discriminator_layers must be a positive integer"),
 ])
@@ -110,8 +111,10 @@ def test_widths_and_depth_reach_the_networks():
     assert model.discriminator.output_shape[1:3] == (6, 6)
     # Without discriminator_filters D takes the U-Net's base width.
     assert conv_filters(build(base_filters=8).discriminator)[0] == 8
-    remedies = build(label_smoothing=0.1, instance_noise=0.05, adversarial_weight=0.5)
+    remedies = build(label_smoothing=0.1, instance_noise=0.05, adversarial_weight=0.5,
+                     real_mask_scaling=0.9)
     assert (remedies.label_smoothing, remedies.instance_noise) == (0.1, 0.05)
+    assert remedies.real_mask_scaling == 0.9
     assert remedies.adversarial_weight == 0.5
 
 

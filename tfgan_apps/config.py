@@ -268,7 +268,7 @@ class Pix2PixOptions(AppOptions):
                   "learning_rate": 2e-4, "d_learning_rate": 2e-4, "lr_decay": "none",
                   "discriminator_filters": 64, "discriminator_layers": 3,
                   "reconstruction_weight": 100.0, "label_smoothing": 0.0,
-                  "instance_noise": 0.0},
+                  "instance_noise": 0.0, "real_mask_scaling": 0.0},
     }
     masks_dir: str | None = option(None, "folder of masks matching the images by name: "
                                    "single-channel or palette PNGs of class ids 0..K-1",
@@ -307,11 +307,18 @@ class Pix2PixOptions(AppOptions):
     instance_noise: float = option(0.1, "standard deviation of the Gaussian noise added to "
                                    "the targets D sees, real and generated alike (Sonderby "
                                    "et al. 2017; 0: the paper's plain targets)", minimum=0)
+    real_mask_scaling: float = option(
+        0.0, "segmentation: D's real masks give the true class max(TAU, its predicted "
+        "probability) and the rest as predicted, so D cannot win on one-hot sharpness (Luc et "
+        "al. 2016's scaling; 0: exact one-hot)", minimum=0)
     augment: bool = option(True, "the paper's random jitter and mirroring")
     loss: str = option("non_saturating", "adversarial loss", choices=ADVERSARIAL_LOSSES)
 
     def validate(self) -> None:
         super().validate()
+        if self.real_mask_scaling >= 1:
+            raise UserError(f"must be in [0, 1), got {self.real_mask_scaling}",
+                            option="real_mask_scaling")
         if self.dropout >= 1:
             raise UserError(f"must be in [0, 1), got {self.dropout}", option="dropout")
         if self.label_smoothing >= 1:

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfgan_apps.errors import UserError
 from tfgan_apps.losses import label_smoothed_discriminator_loss, non_saturating_discriminator_loss
-from tfgan_apps.models.pix2pix import Pix2Pix
+from tfgan_apps.models.pix2pix import Pix2Pix, scaled_one_hot
 from tfgan_apps.networks import build_patch_discriminator, build_unet_generator
 from tfgan_apps.training import make_strategy
 
@@ -237,6 +237,54 @@ def test_label_smoothing_and_instance_noise_train_and_round_trip(round_trip):
         small_pix2pix(label_smoothing=1.0)
     with pytest.raises(UserError, match="instance_noise"):
         small_pix2pix(instance_noise=-1.0)
+
+
+def test_scaled_one_hot_matches_luc_et_al_by_hand():
+    masks = tf.constant([[[0, 2, 1]]])
+    probabilities = tf.constant([[[[0.5, 0.3, 0.2],     # true class 0 under tau: raised to 0.9
+                                   [0.1, 0.1, 0.8],     # true class 2 under tau
+                                   [0.02, 0.95, 0.03],  # true class 1 above tau: kept
+                                   ]]])
+    got = scaled_one_hot(masks, probabilities, 0.9).numpy()[0, 0]
+    # the true class at max(tau, p); the others keep their predicted ratio and share the rest
+    expected = np.array([[0.9, 0.1 * 0.3 / 0.5, 0.1 * 0.2 / 0.5],
+                         [0.1 * 0.1 / 0.2, 0.1 * 0.1 / 0.2, 0.9],
+                         [0.02, 0.95, 0.03]])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-6)
+    # a confident correct prediction stays as it is; tau = 1 is the plain one-hot
+    sharp = tf.constant([[[[1.0, 0.0, 0.0]]]])
+    np.testing.assert_allclose(scaled_one_hot(tf.constant([[[0]]]), sharp, 0.9), sharp)
+    np.testing.assert_allclose(scaled_one_hot(masks, probabilities, 1.0),
+                               tf.one_hot(masks, 3), atol=1e-6)
+    # no gradient reaches the generator through the real maps
+    with tf.GradientTape() as tape:
+        tape.watch(probabilities)
+        total = tf.reduce_sum(scaled_one_hot(masks, probabilities, 0.9))
+    assert tape.gradient(total, probabilities) is None
+
+
+def test_real_mask_scaling_feeds_d_scaled_masks_trains_and_round_trips(round_trip):
+    images, masks = disc_scenes(8, seed=5)
+    model = small_pix2pix(dropout=0.0, real_mask_scaling=0.8, seed=2)
+    outputs = model.generator(images[:2])
+    real = model._targets_for_discriminator(masks[:2], outputs).numpy()
+    np.testing.assert_allclose(
+        real, scaled_one_hot(masks[:2], tf.nn.softmax(outputs), 0.8), atol=1e-6)
+    assert real.max(-1).min() >= 0.8 - 1e-6 and real.max(-1).max() < 1.0  # soft, not one-hot
+    assert (np.argmax(real, -1) == masks[:2]).all()
+    plain = small_pix2pix()._targets_for_discriminator(masks[:2], outputs).numpy()
+    np.testing.assert_array_equal(plain, tf.one_hot(masks[:2], 2))
+    model.compile(jit_compile=False)
+    history = model.fit(images, masks, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert round_trip(model, images).real_mask_scaling == 0.8
+    with pytest.raises(UserError, match="real_mask_scaling must be in"):
+        small_pix2pix(real_mask_scaling=1.0)
+    generator = build_unet_generator(32, 3, 3, base_filters=4, max_filters=8)
+    with pytest.raises(UserError, match="applies to segmentation"):
+        Pix2Pix(generator, build_patch_discriminator(32, 3, 3, base_filters=4),
+                mode="translation", real_mask_scaling=0.9)
 
 
 def test_translation_evaluation_reports_psnr_and_ssim():

@@ -124,6 +124,7 @@ class Pix2PixApplication(Application):
                 adversarial_weight=options.adversarial_weight,
                 label_smoothing=options.label_smoothing,
                 instance_noise=options.instance_noise,
+                real_mask_scaling=options.real_mask_scaling,
                 seed=config.seed)
 
     def optimizers(self, config: TrainConfig, steps_per_epoch: int | None

@@ -35,6 +35,33 @@ _REAL_NOISE_STREAM, _FAKE_NOISE_STREAM = 0, 1
 DEFAULT_RECONSTRUCTION_WEIGHT = {"segmentation": 100.0, "translation": 100.0}
 
 
+def scaled_one_hot(masks: tf.Tensor, probabilities: tf.Tensor, tau: float) -> tf.Tensor:
+    """Luc et al. 2016's "scaling" encoding of true masks for a segmentation discriminator.
+
+    Exactly one-hot real masks next to soft predicted ones let D win on sharpness alone; this
+    gives each pixel's true class ``max(tau, p_true)`` and shares the rest over the other
+    classes in proportion to the prediction, so real and generated maps differ only in
+    *where* the mass is. https://arxiv.org/abs/1611.08408, section 3.1.
+
+    Args:
+        masks: int ``[batch, H, W]`` class ids in ``[0, K)``.
+        probabilities: float ``[batch, H, W, K]`` predicted class probabilities (rows sum to
+            1); treated as constants (no gradient flows through the real maps).
+        tau: the least mass of the true class, in ``(0, 1]``; 1 gives the plain one-hot.
+
+    Returns:
+        ``[batch, H, W, K]`` of ``probabilities``' dtype, rows summing to 1.
+    """
+    probabilities = tf.stop_gradient(probabilities)
+    one_hot = tf.one_hot(tf.cast(masks, tf.int32), probabilities.shape[-1],
+                         dtype=probabilities.dtype)
+    p_true = tf.reduce_sum(probabilities * one_hot, axis=-1, keepdims=True)
+    true_mass = tf.maximum(tf.cast(tau, probabilities.dtype), p_true)
+    # 1 - p_true is 0 only where the others' probabilities are all 0, so any floor works.
+    rest = (1.0 - true_mass) / tf.maximum(1.0 - p_true, 1e-6)
+    return one_hot * true_mass + (1.0 - one_hot) * probabilities * rest
+
+
 @keras.saving.register_keras_serializable(package="tfgan_apps")
 class Pix2Pix(AdversarialModel):
     """pix2pix, trained with ``model.fit(dataset)`` on ``(inputs, targets)`` batches.
@@ -58,13 +85,15 @@ class Pix2Pix(AdversarialModel):
     ``d_fake`` (mean D probability per patch) are logged too. The adversarial loss is the
     non-saturating one of the paper by default (``compile(loss=...)`` to change it).
 
-    Two remedies for a discriminator that wins outright (``d_real`` -> 1, ``d_fake`` -> 0, G's
-    adversarial gradient saturated), both off by default: ``label_smoothing`` s trains D
+    Three remedies for a discriminator that wins outright (``d_real`` -> 1, ``d_fake`` -> 0,
+    G's adversarial gradient saturated), all off by default: ``label_smoothing`` s trains D
     towards ``1 - s`` on real pairs (one-sided, Salimans et al. 2016), and ``instance_noise``
     sigma adds N(0, sigma^2) to the targets D sees, real and generated alike (Sonderby et al.
     2017); in segmentation this blurs the easiest cue D has, exactly one-hot real masks vs
     soft generated ones. The noise is drawn from ``(seed, step)``, as every draw of the
-    package's models, so resumed and replicated runs see the same noise.
+    package's models, so resumed and replicated runs see the same noise. In segmentation,
+    ``real_mask_scaling`` tau removes that cue at its source: D's real masks carry the true
+    class at ``max(tau, p_true)`` and the rest as G predicts (:func:`scaled_one_hot`).
 
     Args:
         generator: functional ``[batch, S, S, C] -> [batch, S, S, K]`` (logits) or
@@ -86,6 +115,8 @@ class Pix2Pix(AdversarialModel):
             losses only); 0 by default (the paper's hard labels).
         instance_noise: standard deviation (>= 0) of the Gaussian noise added to D's target
             inputs; 0 by default.
+        real_mask_scaling: segmentation only: tau in ``[0, 1)`` of :func:`scaled_one_hot`
+            for D's real masks; 0 (default) keeps them exactly one-hot.
         seed: base seed of the instance noise (the generator's dropout draws from Keras's
             global seed).
         name: model name.
@@ -115,6 +146,7 @@ class Pix2Pix(AdversarialModel):
         adversarial_weight: float = 1.0,
         label_smoothing: float = 0.0,
         instance_noise: float = 0.0,
+        real_mask_scaling: float = 0.0,
         seed: int = 0,
         name: str = "pix2pix",
         **kwargs: Any,
@@ -130,8 +162,15 @@ class Pix2Pix(AdversarialModel):
             raise UserError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
         if instance_noise < 0:
             raise UserError(f"instance_noise must be >= 0, got {instance_noise!r}")
+        if not 0 <= real_mask_scaling < 1:
+            raise UserError(
+                f"real_mask_scaling must be in [0, 1), got {real_mask_scaling!r}")
+        if real_mask_scaling and mode != "segmentation":
+            raise UserError("real_mask_scaling applies to segmentation masks; set it to 0 for "
+                            "translation")
         self.label_smoothing = float(label_smoothing)
         self.instance_noise = float(instance_noise)
+        self.real_mask_scaling = float(real_mask_scaling)
         # Set before the base __init__, which creates one tracker per name in tracker_names.
         self.mode = mode
         self.adversarial_weight = float(adversarial_weight)
@@ -208,6 +247,7 @@ class Pix2Pix(AdversarialModel):
             "adversarial_weight": self.adversarial_weight,
             "label_smoothing": self.label_smoothing,
             "instance_noise": self.instance_noise,
+            "real_mask_scaling": self.real_mask_scaling,
         }
 
     def configure_losses(self, loss: str, **kwargs: Any) -> None:
@@ -238,7 +278,10 @@ class Pix2Pix(AdversarialModel):
             raise UserError(f"{what} needs a segmentation model; this one is {self.mode!r}")
 
     # ------------------------------------------------------------------------------ training
-    def _targets_for_discriminator(self, targets: tf.Tensor) -> tf.Tensor:
+    def _targets_for_discriminator(self, targets: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+        if self.mode == "segmentation" and self.real_mask_scaling:
+            return scaled_one_hot(targets, tf.nn.softmax(tf.cast(outputs, tf.float32)),
+                                  self.real_mask_scaling)
         if self.mode == "segmentation":
             return tf.one_hot(tf.cast(targets, tf.int32), self.num_classes, dtype=tf.float32)
         return tf.cast(targets, tf.float32)
@@ -280,9 +323,9 @@ class Pix2Pix(AdversarialModel):
                                                    reconstruction_name: reconstruction})
 
         score = self.adversarial_loss.score
-        real_targets = self._targets_for_discriminator(targets)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             outputs = self.generator(images, training=True)
+            real_targets = self._targets_for_discriminator(targets, outputs)
             real_out = self.discriminator(
                 [images, self._discriminator_inputs(real_targets, step, _REAL_NOISE_STREAM)],
                 training=True)
