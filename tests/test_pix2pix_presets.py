@@ -78,6 +78,7 @@ def test_help_lists_the_new_flags(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     for flag in ("--max-filters", "--discriminator-filters", "--discriminator-layers",
                  "--lr-decay {linear,none}", "--label-smoothing", "--instance-noise",
+                 "--real-mask-scaling",
                  "--preset {default,paper}", "--d-learning-rate"):
         assert flag in shown, flag
     assert "Adam learning rate (default 0.002)" in shown
