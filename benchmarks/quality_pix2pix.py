@@ -18,11 +18,12 @@ settings over the defaults):
 - ``ce_only``: ``--adversarial-weight 0``, the U-Net with cross-entropy alone (the paper's "L1
   only" ablation);
 - D-calibration ablations (the default adds N(0, 0.1^2) instance noise to the masks D sees,
-  real one-hot and generated softmax alike): ``no_noise`` (``--instance-noise 0``, the paper's
-  plain targets), ``label_smoothing`` (no noise, one-sided smoothing: D's real target 0.9),
-  ``noise_and_smoothing`` (both), ``d_layers_2`` (34x34 patches), ``d_lr_low`` (D at 5e-5),
-  ``scaling`` (Luc et al. 2016's scaled real masks, tau 0.9, over the default's noise) and
-  ``scaling_no_noise``;
+  real and generated alike, and scales the real masks towards the prediction, Luc et al.
+  2016, tau 0.9): with plain one-hot real masks, ``no_noise`` (``--instance-noise 0``, the
+  paper's plain targets), ``label_smoothing`` (no noise, one-sided smoothing: D's real target
+  0.9), ``noise_and_smoothing`` (both); over the defaults, ``no_scaling`` (noise alone, the
+  defaults before 2026-12-03), ``scaling_no_noise``, ``d_layers_2`` (34x34 patches),
+  ``d_lr_low`` (D at 5e-5);
 - narrower networks (U-Net and PatchGAN widths, U-Net filter cap): ``w16_c128``, ``w16_c64``,
   ``w32_c128``. On a CPU whose memory bandwidth is low, the per-step cost is dominated by the
   U-Net's widest layers at the smallest spatial sizes (their filters are streamed several
@@ -62,14 +63,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "paper": {"preset": "paper"},
     "ce_only": {"adversarial_weight": 0.0},
-    # D-calibration ablations around the default's instance noise (sigma 0.1 on D's masks)
-    "no_noise": {"instance_noise": 0.0},
-    "label_smoothing": {"instance_noise": 0.0, "label_smoothing": 0.1},
-    "noise_and_smoothing": {"label_smoothing": 0.1},
+    # D-calibration ablations around the default's remedies (instance noise sigma 0.1 on D's
+    # masks and real masks scaled to tau 0.9); the first three keep their 2026-12-01 meaning
+    # (plain one-hot real masks)
+    "no_noise": {"instance_noise": 0.0, "real_mask_scaling": 0.0},
+    "label_smoothing": {"instance_noise": 0.0, "label_smoothing": 0.1, "real_mask_scaling": 0.0},
+    "noise_and_smoothing": {"label_smoothing": 0.1, "real_mask_scaling": 0.0},
     "d_layers_2": {"discriminator_layers": 2},
     "d_lr_low": {"d_learning_rate": 5e-5},
-    "scaling": {"real_mask_scaling": 0.9},
-    "scaling_no_noise": {"real_mask_scaling": 0.9, "instance_noise": 0.0},
+    "no_scaling": {"real_mask_scaling": 0.0},  # the defaults before 2026-12-03
+    "scaling_no_noise": {"instance_noise": 0.0},
     # narrower networks: fewer weights to stream per step (see the module docstring)
     "w16_c128": {"base_filters": 16, "max_filters": 128, "discriminator_filters": 16},
     "w16_c64": {"base_filters": 16, "max_filters": 64, "discriminator_filters": 16},

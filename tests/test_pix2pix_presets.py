@@ -40,6 +40,7 @@ def test_the_defaults_are_the_measured_best():
     assert options.discriminator_filters is None and options.discriminator_layers == 3
     assert options.lr_decay == "linear" and options.label_smoothing == 0.0
     assert options.instance_noise == 0.1 and build().instance_noise == 0.1
+    assert options.real_mask_scaling == 0.9 and build().real_mask_scaling == 0.9
     # The quickstart only shortens the run: it trains with the defaults.
     assert set(PIX2PIX.quickstart_budget) <= {"epochs", "steps_per_epoch", "image_size"}
 
@@ -53,6 +54,7 @@ def test_paper_preset_and_flags_over_it():
     assert options.lr_decay == "none" and options.reconstruction_weight == 100.0
     assert (options.label_smoothing, options.instance_noise) == (0.0, 0.0)
     assert paper.preset == "paper" and build(preset="paper").instance_noise == 0.0
+    assert options.real_mask_scaling == 0.0 and build(preset="paper").real_mask_scaling == 0.0
     given = resolved(preset="paper", dropout=0.2, learning_rate=1e-3)
     assert given.options.dropout == 0.2 and given.learning_rate == 1e-3
     assert given.options.base_filters == 64 and given.d_learning_rate == 2e-4

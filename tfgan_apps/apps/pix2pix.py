@@ -124,7 +124,8 @@ class Pix2PixApplication(Application):
                 adversarial_weight=options.adversarial_weight,
                 label_smoothing=options.label_smoothing,
                 instance_noise=options.instance_noise,
-                real_mask_scaling=options.real_mask_scaling,
+                # a segmentation option: paired translation has no masks to scale
+                real_mask_scaling=options.real_mask_scaling if segmentation else 0.0,
                 seed=config.seed)
 
     def optimizers(self, config: TrainConfig, steps_per_epoch: int | None
