@@ -309,7 +309,7 @@ class Pix2PixOptions(AppOptions):
                                    "the targets D sees, real and generated alike (Sonderby "
                                    "et al. 2017; 0: the paper's plain targets)", minimum=0)
     # Measured +0.06 test mIoU after 2000 steps over the noise alone, on both seeds (0.595 /
-    # 0.630 vs 0.480 / 0.619; benchmarks/quality_pix2pix.py, variant scaling).
+    # 0.630 vs 0.480 / 0.619; benchmarks/quality_pix2pix.py, default vs no_scaling).
     real_mask_scaling: float = option(
         0.9, "segmentation only (translation ignores it): D's real masks give the true class "
         "max(TAU, its predicted probability) and the rest as predicted, so D cannot win on "

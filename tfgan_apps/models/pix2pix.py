@@ -278,10 +278,12 @@ class Pix2Pix(AdversarialModel):
             raise UserError(f"{what} needs a segmentation model; this one is {self.mode!r}")
 
     # ------------------------------------------------------------------------------ training
-    def _targets_for_discriminator(self, targets: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+    def _targets_for_discriminator(self, targets: tf.Tensor,
+                                   generated: tf.Tensor) -> tf.Tensor:
+        """The real targets D sees; ``generated`` is what it sees of G's output (softmax
+        probabilities in segmentation, see :meth:`_outputs_for_discriminator`)."""
         if self.mode == "segmentation" and self.real_mask_scaling:
-            return scaled_one_hot(targets, tf.nn.softmax(tf.cast(outputs, tf.float32)),
-                                  self.real_mask_scaling)
+            return scaled_one_hot(targets, generated, self.real_mask_scaling)
         if self.mode == "segmentation":
             return tf.one_hot(tf.cast(targets, tf.int32), self.num_classes, dtype=tf.float32)
         return tf.cast(targets, tf.float32)
@@ -325,12 +327,12 @@ class Pix2Pix(AdversarialModel):
         score = self.adversarial_loss.score
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             outputs = self.generator(images, training=True)
-            real_targets = self._targets_for_discriminator(targets, outputs)
+            generated = self._outputs_for_discriminator(outputs)
+            real_targets = self._targets_for_discriminator(targets, generated)
             real_out = self.discriminator(
                 [images, self._discriminator_inputs(real_targets, step, _REAL_NOISE_STREAM)],
                 training=True)
-            fake_targets = self._discriminator_inputs(
-                self._outputs_for_discriminator(outputs), step, _FAKE_NOISE_STREAM)
+            fake_targets = self._discriminator_inputs(generated, step, _FAKE_NOISE_STREAM)
             fake_out = self.discriminator([images, fake_targets], training=True)
             d_loss = self._discriminator_loss(real_out, fake_out)
             adversarial = self.adversarial_loss.generator(fake_out)
