@@ -315,7 +315,9 @@ def run_training(application: TrainingApplication, config: TrainConfig,
             and isinstance(data.train.element_spec, tuple)):
         # Two pix2pix workers trained and matched one process in 2 of 3 runs; in the third a
         # worker failed inside the U-Net ("input depth must be evenly divisible by filter
-        # depth: 3 vs 4"), cause not found: refused in one line until it is.
+        # depth: 3 vs 4"), cause not found: refused in one line until it is. Under load it
+        # failed 2 of 10 tries with grappler's remapper on, 0 of 11 with it off (2026-12-03):
+        # a lead only, too few tries to lift the refusal.
         raise UserError(f"multiworker trains DCGAN only for now: {config.app} under "
                         "MultiWorkerMirroredStrategy failed intermittently in testing; use "
                         "mirrored on one machine", option="strategy")
