@@ -24,6 +24,9 @@ settings over the defaults):
   0.9), ``noise_and_smoothing`` (both); over the defaults, ``no_scaling`` (noise alone, the
   defaults before 2026-12-03), ``scaling_no_noise``, ``d_layers_2`` (34x34 patches),
   ``d_lr_low`` (D at 5e-5);
+- the U-Net's initialisation and the training data's jitter: ``init_normal`` (the paper's
+  N(0, 0.02) instead of Glorot uniform), ``augment`` (the paper's random jitter and mirroring,
+  ``--augment``), ``before_init_and_jitter`` (both: the defaults before 2026-12-04);
 - narrower networks (U-Net and PatchGAN widths, U-Net filter cap): ``w16_c128``, ``w16_c64``,
   ``w32_c128``. On a CPU whose memory bandwidth is low, the per-step cost is dominated by the
   U-Net's widest layers at the smallest spatial sizes (their filters are streamed several
@@ -73,6 +76,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "d_lr_low": {"d_learning_rate": 5e-5},
     "no_scaling": {"real_mask_scaling": 0.0},  # the defaults before 2026-12-03
     "scaling_no_noise": {"instance_noise": 0.0},
+    # the U-Net's initialisation and the paper's jitter (the defaults since 2026-12-04 are
+    # Glorot and no jitter; "before_init_and_jitter" is the defaults before that day)
+    "init_normal": {"generator_init": "normal"},
+    "augment": {"augment": True},
+    "before_init_and_jitter": {"generator_init": "normal", "augment": True},
     # narrower networks: fewer weights to stream per step (see the module docstring)
     "w16_c128": {"base_filters": 16, "max_filters": 128, "discriminator_filters": 16},
     "w16_c64": {"base_filters": 16, "max_filters": 64, "discriminator_filters": 16},

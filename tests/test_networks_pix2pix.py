@@ -61,6 +61,33 @@ def test_unet_initialization_is_gan_normal():
     assert abs(kernel.std() - 0.02) < 0.003
 
 
+def glorot_std(fan_in: int, fan_out: int) -> float:
+    return float(np.sqrt(2.0 / (fan_in + fan_out)))  # uniform on +-sqrt(6 / (in + out))
+
+
+def test_unet_glorot_initialization_follows_each_layers_fans():
+    generator = build_unet_generator(64, 3, 4, base_filters=16, output_activation=None,
+                                     initializer="glorot")
+    # Conv2D kernel [4, 4, in, out]; Conv2DTranspose kernel [4, 4, out, in]: Keras's fans
+    # are (shape[-2] * 16, shape[-1] * 16) for both.
+    expected = {"down1_conv": glorot_std(3 * 16, 16 * 16),       # 3x the normal's 0.02
+                "down3_conv": glorot_std(32 * 16, 64 * 16),
+                "to_output": glorot_std(4 * 16, 32 * 16)}
+    for name, std in expected.items():
+        kernel = generator.get_layer(name).kernel.numpy()
+        assert abs(kernel.std() - std) < 0.12 * std, name
+        assert np.abs(kernel).max() <= np.sqrt(3.0) * std + 1e-6, name  # uniform, not normal
+    assert expected["down1_conv"] > 2.5 * 0.02
+    # Saved and rebuilt with its initializer: the config names it.
+    config = generator.get_layer("down1_conv").get_config()
+    assert config["kernel_initializer"]["class_name"] == "GlorotUniform"
+
+
+def test_unet_rejects_unknown_initializer():
+    with pytest.raises(UserError, match=r"initializer must be one of \['normal', 'glorot'\]"):
+        build_unet_generator(64, initializer="he")
+
+
 @pytest.mark.parametrize("bad", [16, 48, 100, 0])
 def test_unet_rejects_unsupported_sizes(bad):
     with pytest.raises(UserError, match="power of two"):

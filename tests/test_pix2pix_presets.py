@@ -32,6 +32,14 @@ def conv_filters(network: keras.Model) -> list[int]:
             if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)]
 
 
+def kernel_initializer(network: keras.Model) -> str:
+    """The one kernel initializer class of every convolution of ``network``."""
+    names = {type(layer.kernel_initializer).__name__ for layer in network.layers
+             if isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)}
+    assert len(names) == 1, names
+    return names.pop()
+
+
 def test_the_defaults_are_the_measured_best():
     config = resolved()
     options = config.options
@@ -41,6 +49,8 @@ def test_the_defaults_are_the_measured_best():
     assert options.lr_decay == "linear" and options.label_smoothing == 0.0
     assert options.instance_noise == 0.1 and build().instance_noise == 0.1
     assert options.real_mask_scaling == 0.9 and build().real_mask_scaling == 0.9
+    assert options.generator_init == "glorot" and options.augment is None  # auto
+    assert kernel_initializer(build().generator) == "GlorotUniform"
     # The quickstart only shortens the run: it trains with the defaults.
     assert set(PIX2PIX.quickstart_budget) <= {"epochs", "steps_per_epoch", "image_size"}
 
@@ -55,6 +65,8 @@ def test_paper_preset_and_flags_over_it():
     assert (options.label_smoothing, options.instance_noise) == (0.0, 0.0)
     assert paper.preset == "paper" and build(preset="paper").instance_noise == 0.0
     assert options.real_mask_scaling == 0.0 and build(preset="paper").real_mask_scaling == 0.0
+    assert options.generator_init == "normal" and options.augment is True
+    assert kernel_initializer(build(preset="paper").generator) == "RandomNormal"
     given = resolved(preset="paper", dropout=0.2, learning_rate=1e-3)
     assert given.options.dropout == 0.2 and given.learning_rate == 1e-3
     assert given.options.base_filters == 64 and given.d_learning_rate == 2e-4
@@ -80,7 +92,7 @@ def test_help_lists_the_new_flags(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     for flag in ("--max-filters", "--discriminator-filters", "--discriminator-layers",
                  "--lr-decay {linear,none}", "--label-smoothing", "--instance-noise",
-                 "--real-mask-scaling",
+                 "--real-mask-scaling", "--generator-init {glorot,normal}",
                  "--preset {default,paper}", "--d-learning-rate"):
         assert flag in shown, flag
     assert "Adam learning rate (default 0.002)" in shown
@@ -93,6 +105,7 @@ def test_help_lists_the_new_flags(capsys):
     ({"real_mask_scaling": 1.0}, "real_mask_scaling must be in"),
     ({"lr_decay": "cosine"}, "lr_decay must be one of"),
     ({"discriminator_layers": 0}, "discriminator_layers must be a positive integer"),
+    ({"generator_init": "he"}, "generator_init must be one of"),
 ])
 def test_bad_values_are_user_errors(settings, message):
     with pytest.raises(UserError, match=message):
@@ -157,3 +170,48 @@ def test_a_short_train_run_uses_the_schedule(tmp_path):
     assert rates[0] > rates[-1]
     assert np.isfinite(result.history["d_loss"]).all()
     assert result.model.label_smoothing == 0.1
+
+
+def write_pairs(root, count: int, size: int = 32):
+    from PIL import Image
+
+    images, masks = root / "images", root / "masks"
+    images.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        mask = np.zeros((size, size), np.uint8)
+        mask[8:20, 4 + i:16 + i] = 1  # one square per pair, at its own place
+        Image.fromarray(mask, mode="L").save(masks / f"{i}.png")
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+            images / f"{i}.png")
+    return images, masks
+
+
+def test_the_jitter_is_on_for_a_small_set_and_off_for_a_large_one(tmp_path):
+    """``augment`` None ("auto"): jitter below SMALL_DATASET_IMAGES training pairs only; an
+    explicit True or False wins either way."""
+    from tfgan_apps.config import SMALL_DATASET_IMAGES
+
+    images, masks = write_pairs(tmp_path, count=4)
+    folders = {"data_dir": str(images), "masks_dir": str(masks), "num_classes": 2,
+               "image_size": 32, "batch_size": 2}
+
+    def prepared(**settings):
+        return PIX2PIX.datasets(PIX2PIX.resolve(TrainConfig.create("pix2pix", **settings)))
+
+    small = prepared(**folders)
+    assert small.facts["train_examples"] == 4 < SMALL_DATASET_IMAGES
+    assert small.facts["augment"] is True
+    # The jittered pipeline: an epoch's masks are crops of the 1.12x upscaled ones, so a
+    # square's edges move; without the jitter they are the files' masks exactly.
+    def masks_of(data):
+        return np.concatenate([np.asarray(m) for _, m in data.train]).sum(axis=(1, 2))
+
+    plain = prepared(**folders, augment=False)
+    assert plain.facts["augment"] is False and plain.facts["train_examples"] == 4
+    assert sorted(masks_of(plain)) == [12 * 12] * 4
+    assert sorted(masks_of(small)) != [12 * 12] * 4
+    large = prepared(dataset="builtin", batch_size=16)
+    assert large.facts["train_examples"] == 10000 and large.facts["augment"] is False
+    assert prepared(dataset="builtin", batch_size=16, augment=True).facts["augment"] is True

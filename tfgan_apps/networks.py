@@ -26,6 +26,22 @@ def gan_initializer(seed: int | None = None) -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(mean=0.0, stddev=GAN_WEIGHT_STDDEV, seed=seed)
 
 
+#: kernel initialisations of the U-Net: the GAN papers' N(0, 0.02) or Keras's Glorot uniform
+UNET_INITIALIZERS = ("normal", "glorot")
+
+
+def unet_initializer(name: str) -> keras.initializers.Initializer:
+    """``"normal"``: N(0, 0.02) (:func:`gan_initializer`, the pix2pix paper's); ``"glorot"``:
+    ``keras.initializers.GlorotUniform``, whose scale follows each layer's fan-in and fan-out:
+    about 3x the normal's on the first layer (3 input channels) and 2x on the last (K
+    output channels), 0.6-1.3x in between."""
+    if name == "normal":
+        return gan_initializer()
+    if name == "glorot":
+        return keras.initializers.GlorotUniform()
+    raise UserError(f"initializer must be one of {list(UNET_INITIALIZERS)}, got {name!r}")
+
+
 def dcgan_base_size(image_size: int) -> tuple[int, int]:
     """Split ``image_size`` into ``(base, num_upsamplings)`` with ``image_size = base * 2**n``.
 
@@ -266,6 +282,7 @@ def build_unet_generator(
     output_activation: str | None = "tanh",
     max_filters: int = 512,
     name: str = "unet_generator",
+    initializer: str = "normal",
 ) -> keras.Model:
     """The pix2pix U-Net generator (Isola et al. 2017, https://arxiv.org/abs/1611.07004, 6.1.1).
 
@@ -276,7 +293,8 @@ def build_unet_generator(
     encoder map of the same size (the skip connections), and the first three decoder blocks
     apply dropout (the paper's ``CD512`` blocks). A last transposed convolution maps to
     ``output_channels``. As in the reference implementation, the bottleneck has no
-    normalization (a 1x1 map would be zeroed by instance norm). Weights ~ N(0, 0.02).
+    normalization (a 1x1 map would be zeroed by instance norm). Weights ~ N(0, 0.02) (the
+    paper's) or Glorot uniform (``initializer``).
 
     Dropout is Keras's: active in training only (the paper also keeps it at test time as its
     source of noise; deterministic inference is what segmentation and serving want).
@@ -295,6 +313,8 @@ def build_unet_generator(
             (segmentation); any Keras activation name otherwise.
         max_filters: cap on the number of filters of a block (the paper's 512).
         name: model name.
+        initializer: kernel initialisation of every convolution, ``"normal"`` (N(0, 0.02))
+            or ``"glorot"`` (see :func:`unet_initializer`).
 
     Returns:
         Functional model ``float32[batch, S, S, input_channels]`` in [-1, 1] ->
@@ -303,6 +323,7 @@ def build_unet_generator(
     """
     depth = unet_depth(image_size)
     _normalization(norm, "check")  # validate before building anything
+    unet_initializer(initializer)
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"dropout must be in [0, 1), got {dropout!r}")
     images = keras.Input(shape=(image_size, image_size, input_channels), name="images")
@@ -311,7 +332,7 @@ def build_unet_generator(
         block = f"down{index}"
         x = layers.Conv2D(filters, 4, strides=2, padding="same",
                           use_bias=not normalize or norm == "none",
-                          kernel_initializer=gan_initializer(), name=f"{block}_conv")(x)
+                          kernel_initializer=unet_initializer(initializer), name=f"{block}_conv")(x)
         if normalize and norm != "none":
             x = _normalization(norm, block)(x)
         return layers.LeakyReLU(0.2, name=f"{block}_lrelu")(x)
@@ -329,7 +350,8 @@ def build_unet_generator(
         block = f"up{j + 1}"
         filters = int(skip.shape[-1])
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                                   use_bias=norm == "none", kernel_initializer=gan_initializer(),
+                                   use_bias=norm == "none",
+                                   kernel_initializer=unet_initializer(initializer),
                                    name=f"{block}_conv")(x)
         normalization = _normalization(norm, block)
         if normalization is not None:
@@ -340,7 +362,7 @@ def build_unet_generator(
         x = layers.Concatenate(name=f"{block}_skip")([x, skip])
 
     x = layers.Conv2DTranspose(output_channels, 4, strides=2, padding="same",
-                               kernel_initializer=gan_initializer(), dtype="float32",
+                               kernel_initializer=unet_initializer(initializer), dtype="float32",
                                name="to_output")(x)
     if output_activation is not None:
         # float32 even under a mixed-precision policy (tanh saturates badly in float16).

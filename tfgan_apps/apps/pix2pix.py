@@ -19,7 +19,7 @@ from tfgan_apps.apps.base import (
     example_image_bytes,
     example_images,
 )
-from tfgan_apps.config import Pix2PixOptions, TrainConfig
+from tfgan_apps.config import SMALL_DATASET_IMAGES, Pix2PixOptions, TrainConfig
 from tfgan_apps.data.paired import load_pix2pix_data
 from tfgan_apps.errors import UserError
 from tfgan_apps.export.pix2pix import build_pix2pix_archive
@@ -46,6 +46,13 @@ def linear_decay(initial: float,
     return keras.optimizers.schedules.PolynomialDecay(
         initial, decay_steps=max(1, total_steps - 1),
         end_learning_rate=FINAL_LEARNING_RATE_FRACTION * initial, power=1.0)
+
+
+def _train_examples(train: tf.data.Dataset, batch_size: int) -> int | None:
+    """Pairs per pass of the batched training set (whole batches: what the model sees), or
+    None when tf.data cannot tell."""
+    batches = int(train.cardinality())
+    return batches * batch_size if batches > 0 else None
 
 
 class Pix2PixApplication(Application):
@@ -102,8 +109,15 @@ class Pix2PixApplication(Application):
     def datasets(self, config: TrainConfig) -> PreparedData:
         if config.image_size is not None:
             unet_depth(config.image_size)  # a bad size fails now, not after loading the data
-        train, validation, info = self._load(config, config.options.augment)
+        augment = config.options.augment
+        train, validation, info = self._load(config, bool(augment))
+        examples = _train_examples(train, config.batch_size)
+        if augment is None:  # "auto": only a small set needs the jitter
+            augment = examples is not None and examples < SMALL_DATASET_IMAGES
+            if augment:
+                train, validation, info = self._load(config, True)
         facts = dataclasses.asdict(info)
+        facts.update(train_examples=examples, augment=augment)
         if facts["class_names"] is not None:
             facts["class_names"] = list(facts["class_names"])
         return PreparedData(train, validation, facts)
@@ -116,7 +130,8 @@ class Pix2PixApplication(Application):
             return Pix2Pix(
                 build_unet_generator(size, 3, outputs, options.base_filters,
                                      dropout=options.dropout, max_filters=options.max_filters,
-                                     output_activation=None if segmentation else "tanh"),
+                                     output_activation=None if segmentation else "tanh",
+                                     initializer=options.generator_init),
                 build_patch_discriminator(size, 3, outputs,
                                           options.discriminator_filters or options.base_filters,
                                           n_layers=options.discriminator_layers),
