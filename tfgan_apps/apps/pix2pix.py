@@ -66,9 +66,9 @@ class Pix2PixApplication(Application):
     default_batch_size = 16
     # Measured best on the built-in set (benchmarks/quality_pix2pix.py): G learns at 10x the
     # paper's rate, D keeps the paper's 2e-4 (a faster D only wins outright sooner).
-    # 9 x 625 steps on the built-in set: what the defaults need for 0.90 test mIoU, about
-    # 10 minutes on 2 CPU cores (benchmarks/quality_pix2pix.py).
-    default_epochs = 9
+    # 5 x 625 steps on the built-in set: 0.92 test mIoU in 8.5 minutes on 2 CPU cores
+    # (benchmarks/quality_pix2pix.py --variants default, 2026-12-04).
+    default_epochs = 5
     default_learning_rate = 2e-3
     default_d_learning_rate = 2e-4
     dataset_help = ("TFDS segmentation set: builtin (default, 4 classes) or oxford_iiit_pet "
