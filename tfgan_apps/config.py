@@ -253,8 +253,9 @@ class Pix2PixOptions(AppOptions):
     """pix2pix (Isola et al. 2017): segmentation (images + masks) or paired translation.
 
     The defaults are the settings measured best on the built-in segmentation set for a CPU
-    budget (``benchmarks/quality_pix2pix.py``): a narrower U-Net (32 base filters capped at
-    256) without dropout, G at 10x D's learning rate (the application's 2e-3 vs 2e-4), both
+    budget (``benchmarks/quality_pix2pix.py``): a narrower, Glorot-initialised U-Net (32 base
+    filters capped at 256) without dropout, the paper's jitter only for small training sets,
+    G at 10x D's learning rate (the application's 2e-3 vs 2e-4), both
     decayed linearly to 5 %, instance noise on the masks D sees and, in segmentation, real
     masks scaled towards the prediction (Luc et al. 2016). ``--preset paper`` is the paper's
     recipe.
