@@ -304,6 +304,7 @@ class Pix2PixOptions(AppOptions):
     generator_init: str = option("glorot", "U-Net kernel initialisation: glorot (Keras's "
                                  "Glorot uniform, scaled by each layer's fan-in and fan-out) "
                                  "or normal (N(0, 0.02), the paper's)",
+                                 # networks.UNET_INITIALIZERS, repeated here: config is a leaf
                                  choices=("glorot", "normal"))
     lr_decay: str = option("linear", "learning-rate schedule of G and D: linear decay over "
                            "the whole run to 5 percent of the initial rate, or none "
